@@ -1,0 +1,169 @@
+-- Tables the pipeline writes before dbt runs: reference data, the raw layer, quality records.
+-- Idempotent: run at the start of every run. dbt owns the schemas `staging`, `intermediate`, `marts`.
+create schema if not exists ref;
+create schema if not exists raw;
+create schema if not exists quality;
+
+-- Reference data -------------------------------------------------------------------------
+create table if not exists ref.agencies (
+    agency_code  text primary key,
+    agency_name  text not null,
+    agency_type  text not null,
+    sk_number    text,
+    sk_date      date,
+    admin_email  text,
+    source       text not null default 'folder',
+    source_url   text
+);
+
+-- Every day 2019-2030: weekends, national holidays and cuti bersama (PyPI `holidays`).
+-- Whether cuti bersama is a working day is policy, applied in dbt (`dim_date`).
+create table if not exists ref.calendar (
+    day                date primary key,
+    is_weekend         boolean not null,
+    is_public_holiday  boolean not null,
+    is_cuti_bersama    boolean not null,
+    holiday_name       text
+);
+
+-- The runs that have happened: marts are built up to the latest of them.
+create table if not exists raw.pipeline_runs (
+    run_date     date primary key,
+    started_at   timestamptz not null default now()
+);
+
+-- Landing zone: every file received, kept unchanged under LAPOR_HOME/landing --------------
+create table if not exists raw.landed_files (
+    agency_code        text not null,
+    kind               text not null check (kind in ('complaints', 'followup')),
+    file               text not null,          -- relative to the drop folder
+    sha256             text not null,
+    size_bytes         bigint not null,
+    file_day           date not null,          -- export day, or submission day of a follow-up report
+    period             date,                   -- follow-up month (first day)
+    landed_path        text not null,          -- relative to LAPOR_HOME/landing
+    source             text not null,
+    first_run_date     date not null,
+    primary key (file, sha256)
+);
+
+-- Raw layer: one batch per agency and export day, replaced whole in one transaction --------
+create table if not exists raw.complaint_batches (
+    agency_code    text not null,
+    export_day     date not null,
+    file           text not null,
+    sha256         text not null,
+    status         text not null check (status in ('loaded', 'rejected')),
+    rows_loaded    integer not null,
+    rows_rejected  integer not null,
+    run_date       date not null,
+    primary key (agency_code, export_day)
+);
+
+create table if not exists raw.complaints (
+    agency_code        text not null,
+    export_day         date not null,
+    file               text not null,
+    line               integer not null,
+    tracking_id        text not null,
+    status             text not null,
+    status_text        text,
+    submitted_at       timestamptz not null,
+    dispositioned_at   timestamptz,
+    first_followup_at  timestamptz,
+    closed_at          timestamptz,
+    last_activity_at   timestamptz,
+    title              text,
+    content            text,
+    category           text,
+    classification     text,
+    channel            text,
+    is_confidential    boolean,
+    is_anonymous       boolean,
+    is_supervisory     boolean,
+    reporter_name      text,
+    reporter_phone     text,
+    reporter_email     text,
+    extra              jsonb,      -- unknown columns, as read
+    original           jsonb       -- the whole row as read (text), for what typing could not keep
+);
+create index if not exists complaints_batch_idx on raw.complaints (agency_code, export_day);
+create index if not exists complaints_tracking_idx on raw.complaints (tracking_id, export_day);
+
+-- One row per follow-up report file received (an empty report counts as submitted).
+create table if not exists raw.followup_reports (
+    agency_code    text not null,
+    period         date not null,
+    submitted_on   date not null,
+    file           text not null,
+    sha256         text not null,
+    status         text not null check (status in ('loaded', 'rejected')),
+    rows_loaded    integer not null,
+    rows_rejected  integer not null,
+    run_date       date not null,
+    primary key (agency_code, period, submitted_on)
+);
+
+create table if not exists raw.followup_rows (
+    agency_code    text not null,
+    period         date not null,
+    submitted_on   date not null,
+    file           text not null,
+    line           integer not null,
+    tracking_id    text not null,
+    followup_at    timestamptz not null,
+    action         text,
+    result_status  text,
+    officer        text,
+    extra          jsonb,
+    original       jsonb
+);
+create index if not exists followup_rows_batch_idx on raw.followup_rows (agency_code, period, submitted_on);
+
+-- Quality records ---------------------------------------------------------------------------
+create table if not exists quality.rejected_files (
+    run_date     date not null,
+    agency_code  text not null,
+    file         text not null,
+    sha256       text not null,
+    reason_code  text not null,
+    reason       text not null,
+    kind         text not null,
+    file_day     date not null
+);
+create index if not exists rejected_files_batch_idx on quality.rejected_files (agency_code, kind, file_day);
+
+create table if not exists quality.rejected_rows (
+    run_date     date not null,
+    agency_code  text not null,
+    file         text not null,
+    line         integer not null,
+    tracking_id  text,
+    reason_code  text not null,
+    reason       text not null,
+    original     jsonb not null,
+    kind         text not null,
+    file_day     date not null
+);
+create index if not exists rejected_rows_batch_idx on quality.rejected_rows (agency_code, kind, file_day);
+
+create table if not exists quality.check_results (
+    run_date     date not null,
+    check_name   text not null,
+    agency_code  text not null,
+    passed       boolean not null,
+    severity     text not null,
+    details      text not null,
+    primary key (run_date, check_name, agency_code)
+);
+
+-- Every alert e-mail sent (or written to the outbox), so a re-run never sends it twice.
+create table if not exists quality.alerts_sent (
+    idempotency_key  text primary key,
+    run_date         date not null,
+    recipient        text not null,
+    agency_code      text,
+    subject          text not null,
+    transport        text not null,
+    sent_at          timestamptz not null default now()
+);

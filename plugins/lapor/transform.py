@@ -1,0 +1,69 @@
+"""Runs the dbt project (`dbt_project/`) in-process against the warehouse in use."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from lapor.settings import DBT_PROJECT_DIR, Settings
+
+
+class TransformError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    command: str
+    success: bool
+    failures: list[str]
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    """The environment variables `dbt_project/profiles.yml` reads, from a warehouse URL."""
+    parts = urlsplit(url)
+    return {
+        "LAPOR_DBT_HOST": parts.hostname or "127.0.0.1",
+        "LAPOR_DBT_PORT": str(parts.port or 5432),
+        "LAPOR_DBT_USER": unquote(parts.username or ""),
+        "LAPOR_DBT_PASSWORD": unquote(parts.password or ""),
+        "LAPOR_DBT_DBNAME": (parts.path or "/lapor").lstrip("/") or "lapor",
+    }
+
+
+def run_dbt(args: list[str], url: str, settings: Settings, extra_vars: dict | None = None) -> DbtResult:
+    """Invoke dbt (`build`, `docs generate`, …) and return what failed, by node name."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(url))
+    variables = {**settings.dbt_vars(), **(extra_vars or {})}
+    target = settings.dbt_dir / "target"
+    logs = settings.dbt_dir / "logs"
+    full = [
+        *args,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target),
+        "--log-path", str(logs),
+        "--vars", json.dumps(variables),
+    ]
+    result = dbtRunner().invoke(full)
+    failures: list[str] = []
+    if result.exception is not None:
+        failures.append(f"{type(result.exception).__name__}: {result.exception}")
+    res = result.result
+    for node in getattr(res, "results", None) or []:
+        status = str(getattr(node, "status", "")).lower()
+        if status in {"error", "fail", "runtimeerror"}:
+            name = getattr(getattr(node, "node", None), "unique_id", "?")
+            failures.append(f"{name}: {getattr(node, 'message', '')}")
+    return DbtResult(command=" ".join(args), success=bool(result.success) and not failures, failures=failures)
+
+
+def build(url: str, settings: Settings) -> DbtResult:
+    """`dbt build`: every model, seed and test. Raises when something failed."""
+    result = run_dbt(["build"], url, settings)
+    if not result.success:
+        raise TransformError("dbt build failed:\n" + "\n".join(result.failures))
+    return result
