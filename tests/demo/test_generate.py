@@ -1,0 +1,303 @@
+"""The demo drop folder: the same bytes every time, and the seed scenario of CONTRACT.md §5.
+
+The files are read back loosely here (any delimiter, encoding, header alias, date format),
+the way an agency's files arrive, so the tests check what lands in the drop folder rather
+than the generator's internals.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from lapor.demo import DEMO_END, DEMO_START, generate_sample_exports
+
+SCALE = 0.2
+EXPORT_DAYS = [date(2021, 5, 24), date(2021, 5, 25), date(2021, 5, 27), date(2021, 5, 28)]
+BLITAR, MOJOKERTO, SUMENEP, BATU, SURABAYA = "35.05", "35.16", "35.29", "35.79", "35.78"
+
+TRACKING = {"idlaporan", "trackingid", "notracking", "nomorlaporan"}
+STATUS = {"status", "statuslaporan"}
+SUBMITTED = {"tanggallaporan", "tanggalmasuk", "tanggallaporanmasuk", "tgllaporan"}
+DISPOSITIONED = {"tanggaldisposisi", "tanggalverifikasi"}
+FIRST_FOLLOWUP = {"tanggaltindaklanjut", "tanggaltindaklanjutpertama", "tgltl"}
+CLOSED = {"tanggalselesai", "tanggalditutup", "tanggallaporanditutup"}
+OPEN_TEXTS = {"belum terverifikasi", "belum ditindaklanjuti", "terdisposisi belum ditindaklanjuti", "proses",
+              "sedang diproses", "dalam proses", "terdisposisi sedang diproses", "tertunda",
+              "laporan tertunda", "ditunda"}
+CLOSED_TEXTS = {"selesai", "terdisposisi selesai", "diarsipkan", "arsip", "laporan arsip"}
+MONTHS = {m: i for i, m in enumerate(["januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus",
+                                      "september", "oktober", "november", "desember"], start=1)}
+TIME = r"(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?"
+ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})" + TIME)
+DMY = re.compile(r"(\d{2})[/-](\d{2})[/-](\d{4})" + TIME)
+INDO = re.compile(r"(\d{1,2}) ([A-Za-z]+) (\d{4})" + TIME)
+
+
+# --- reading the files back, loosely -------------------------------------------------------
+def norm(header: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(header).lower())
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """A date in any of the contract's formats, or None when the value is not a date."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    for pattern, order in ((ISO, (0, 1, 2)), (DMY, (2, 1, 0))):
+        m = pattern.fullmatch(text)
+        if m:
+            y, mo, d = (int(m.group(i + 1)) for i in order)
+            return datetime(y, mo, d, int(m.group(4) or 0), int(m.group(5) or 0))
+    m = INDO.fullmatch(text)
+    if m and m.group(2).lower() in MONTHS:
+        return datetime(int(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1)),
+                        int(m.group(4) or 0), int(m.group(5) or 0))
+    return None
+
+
+def read_rows(path: Path) -> list[dict[str, object]]:
+    """The file's records with normalized header names."""
+    if path.suffix == ".json":
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        records = payload["data"] if isinstance(payload, dict) else payload
+        return [{norm(k): v for k, v in r.items()} for r in records]
+    if path.suffix == ".xlsx":
+        wb = openpyxl.load_workbook(path, read_only=True)
+        try:
+            rows = list(wb.worksheets[0].iter_rows(values_only=True))
+        finally:
+            wb.close()
+        start = next(i for i, r in enumerate(rows) if r and norm(r[0]) in TRACKING)
+        header = [norm(h) for h in rows[start]]
+        return [dict(zip(header, r)) for r in rows[start + 1:]]
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        text = raw.decode("utf-8-sig")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252")
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [norm(h) for h in next(reader)]
+    return [dict(zip(header, r)) for r in reader]
+
+
+def pick(row: dict[str, object], names: set[str]) -> object:
+    for key, value in row.items():
+        if key in names:
+            return value
+    return None
+
+
+def tracking_id(row: dict[str, object]) -> str:
+    return str(pick(row, TRACKING))
+
+
+def complaint_files(root: Path) -> list[tuple[str, date, Path]]:
+    return sorted((p.parent.parent.name, date.fromisoformat(p.stem), p) for p in root.glob("*/complaints/*.*"))
+
+
+def followup_files(root: Path, code: str) -> dict[str, list[date]]:
+    months: dict[str, list[date]] = {}
+    for p in sorted((root / code / "followup").iterdir()):
+        period, submitted = p.stem.split("_")
+        months.setdefault(period, []).append(date.fromisoformat(submitted))
+    return months
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("exports")
+    return out, generate_sample_exports(out, scale=SCALE)
+
+
+@pytest.fixture(scope="module")
+def exports(demo) -> dict[tuple[str, date], tuple[Path, list[dict[str, object]]]]:
+    """Every complaints export, read once: (agency, day) -> (file, rows)."""
+    return {(code, day): (path, read_rows(path)) for code, day, path in complaint_files(demo[0])}
+
+
+@pytest.fixture(scope="module")
+def agencies(demo) -> list[str]:
+    return sorted(p.name for p in demo[0].iterdir() if p.is_dir())
+
+
+# --- determinism ---------------------------------------------------------------------------
+def digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_same_arguments_write_the_same_bytes(demo, tmp_path):
+    out, summary = demo
+    again = generate_sample_exports(tmp_path / "again", scale=SCALE)
+    assert digests(tmp_path / "again") == digests(out)
+    assert again == {**summary, "out_dir": str(tmp_path / "again")}
+
+
+def test_generating_over_an_existing_folder_changes_nothing(demo):
+    out, summary = demo
+    before = digests(out)
+    again = generate_sample_exports(out, scale=SCALE)
+    assert again["files"]["written"] == 0
+    assert again["files"]["unchanged"] == summary["files"]["total"] == len(before)
+    assert digests(out) == before
+
+
+# --- the seed scenario: follow-up reports --------------------------------------------------
+def test_all_38_agencies_deliver(agencies, demo):
+    assert len(agencies) == 38
+    assert sorted(demo[1]["complaints"]) == agencies
+
+
+def test_kabupaten_blitar_never_submits_its_april_2021_report(demo):
+    months = followup_files(demo[0], BLITAR)
+    assert "2021-04" not in months
+    assert {"agency_code": BLITAR, "period": "2021-04"}.items() <= next(
+        e for e in demo[1]["exceptions"] if e["kind"] == "followup_report_missing").items()
+
+
+def test_kabupaten_mojokerto_submits_april_2021_late_on_25_may(demo):
+    assert followup_files(demo[0], MOJOKERTO)["2021-04"] == [date(2021, 5, 25)]
+
+
+def test_every_other_agency_submits_april_2021_on_time(demo, agencies):
+    for code in agencies:
+        if code in (BLITAR, MOJOKERTO):
+            continue
+        submitted = followup_files(demo[0], code)["2021-04"]
+        assert len(submitted) == 1 and submitted[0] <= date(2021, 5, 7), (code, submitted)
+
+
+def test_every_agency_has_every_month_from_2020_01_to_2021_03_before_the_demo(demo, agencies):
+    expected = [f"{y}-{m:02d}" for y in (2020, 2021) for m in range(1, 13) if (y, m) <= (2021, 3)]
+    for code in agencies:
+        months = followup_files(demo[0], code)
+        assert [p for p in months if p <= "2021-03"] == expected, code
+        assert all(s < DEMO_START for p in expected for s in months[p]), code
+        assert "2021-05" not in months, code
+
+
+def test_a_report_with_no_rows_and_a_corrected_report_exist(demo):
+    out = demo[0]
+    empty = [p for p in out.glob("*/followup/*.*") if not read_rows(p)]
+    assert empty, "no agency sent a header-only report"
+    resent = [(code, period) for code in demo[1]["complaints"]
+              for period, days in followup_files(out, code).items() if len(days) > 1]
+    assert resent and all(period.startswith("2020-") for _, period in resent)
+
+
+def test_followup_rows_are_posted_in_their_month(demo):
+    out = demo[0]
+    for path in sorted(out.glob("*/followup/*.*"))[::7]:
+        period = path.stem.split("_")[0]
+        for row in read_rows(path):
+            assert parse_datetime(pick(row, {"tanggaltindaklanjut"})).strftime("%Y-%m") == period, path
+
+
+# --- the nightly exports -------------------------------------------------------------------
+def test_exports_only_on_working_days_and_none_on_waisak(demo):
+    days = {day for _, day, _ in complaint_files(demo[0])}
+    assert sorted(days) == EXPORT_DAYS
+    assert demo[1]["export_days"] == [d.isoformat() for d in EXPORT_DAYS]
+
+
+def test_kabupaten_sumenep_sends_nothing_on_25_may(demo, agencies):
+    held = {(code, day) for code, day, _ in complaint_files(demo[0])}
+    for code in agencies:
+        for day in EXPORT_DAYS:
+            assert ((code, day) in held) == ((code, day) != (SUMENEP, date(2021, 5, 25))), (code, day)
+
+
+def test_no_date_in_an_export_is_after_its_day_and_the_lifecycle_is_in_order(exports):
+    for (code, day), (path, rows) in exports.items():
+        assert rows, path
+        for row in rows:
+            stamps = {k: parse_datetime(v) for k, v in row.items()}
+            assert stamps[next(k for k in row if k in SUBMITTED)] is not None, (path, row)
+            late = {k: v for k, v in stamps.items() if v is not None and v.date() > day}
+            assert not late, (path, tracking_id(row), late)
+            chain = [pick(stamps, names) for names in (SUBMITTED, DISPOSITIONED, FIRST_FOLLOWUP, CLOSED)]
+            chain = [c for c in chain if c is not None]
+            assert chain == sorted(chain), (path, tracking_id(row), chain)
+
+
+def test_a_full_export_holds_every_complaint_so_far_and_kota_batu_only_recent_ones(demo, exports):
+    summary = demo[1]
+    rows = {key: held for key, (_, held) in exports.items()}
+    for (code, day), held in rows.items():
+        if code == BATU and day > DEMO_START:
+            assert 0 < len(held) < len(rows[(BATU, DEMO_START)]) / 3
+        elif day == DEMO_END:
+            assert len(held) == summary["complaints"][code]
+
+
+def test_tracking_ids_are_7_digit_text_unique_across_agencies(exports):
+    owner: dict[str, str] = {}
+    for (code, day), (path, rows) in exports.items():
+        if day != DEMO_START:
+            continue
+        for row in rows:
+            tid = tracking_id(row)
+            assert re.fullmatch(r"\d{7}", tid), (path, tid)
+            assert owner.setdefault(tid, code) == code, tid
+
+
+def test_the_2020_backlog_is_still_open_in_the_last_export(exports):
+    open_2020: Counter[str] = Counter()
+    for (code, day), (path, rows) in exports.items():
+        if day != DEMO_START:  # the day every agency sends a full export
+            continue
+        for row in rows:
+            status = " ".join(str(pick(row, STATUS)).lower().split())
+            assert status in OPEN_TEXTS | CLOSED_TEXTS, (path, status)
+            submitted = parse_datetime(pick(row, SUBMITTED))
+            if submitted.year == 2020 and status in OPEN_TEXTS:
+                open_2020[code] += 1
+    assert sum(open_2020.values()) > 0
+    assert len(open_2020) >= 20
+    assert len(set(open_2020.values())) > 3  # more for some agencies than for others
+
+
+def test_kota_surabaya_has_the_most_complaints(exports):
+    counts = {code: len(rows) for (code, day), (_, rows) in exports.items() if day == DEMO_START}
+    assert max(counts, key=counts.get) == SURABAYA
+    assert all(counts[SURABAYA] > n for code, n in counts.items() if code != SURABAYA)
+
+
+def test_agencies_differ_in_format_delimiter_and_encoding(demo):
+    out = demo[0]
+    suffixes = Counter(p.suffix for _, _, p in complaint_files(out))
+    assert suffixes[".csv"] > suffixes[".xlsx"] >= 4 * 3 and suffixes[".json"] >= 2 * 4
+    assert (out / SURABAYA / "complaints" / "2021-05-24.xlsx").exists()
+    heads = [p.read_bytes()[:200] for _, day, p in complaint_files(out) if day == DEMO_START and p.suffix == ".csv"]
+    assert any(h.startswith(b"\xef\xbb\xbf") for h in heads)
+    assert any(b";" in h.split(b"\n")[0] for h in heads)
+    cp1252 = 0
+    for _, day, path in complaint_files(out):
+        if path.suffix == ".csv":
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                cp1252 += 1
+    assert cp1252 >= 2
+
+
+def test_a_small_scale_still_gives_every_agency_some_complaints(tmp_path):
+    summary = generate_sample_exports(tmp_path, scale=0.05, start=DEMO_END, end=DEMO_END)
+    assert min(summary["complaints"].values()) >= 10
+    assert summary["export_days"] == [DEMO_END.isoformat()]
