@@ -121,4 +121,5 @@ class Settings:
             "followup_from": self.followup_from.isoformat(),
             "followup_due_working_day": self.followup_due_working_day,
             "followup_sla_working_days": self.followup_sla_working_days,
+            "cuti_bersama_is_holiday": self.cuti_bersama_is_holiday,
         }

@@ -154,6 +154,7 @@ create table if not exists quality.check_results (
     passed       boolean not null,
     severity     text not null,
     details      text not null,
+    facts        jsonb not null default '{}'::jsonb,   -- the figures behind details, for e-mails and the report
     primary key (run_date, check_name, agency_code)
 );
 

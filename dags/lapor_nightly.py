@@ -1,0 +1,105 @@
+"""
+### lapor_nightly — one night of SP4N-LAPOR! monitoring for Jawa Timur
+
+For the run date D (the logical date, in WIB):
+
+1. **prepare** — warehouse tables, calendar and agency registry in place; D recorded.
+2. **ingest_agency** (mapped, one per agency) — find the agency's complaints export for D
+   and its follow-up reports submitted by D, keep each file unchanged in the landing zone,
+   read it, and load it into the raw layer in one transaction. A bad file is recorded in
+   `quality.rejected_files`, a bad row in `quality.rejected_rows`; the other agencies go on.
+3. **transform** — `dbt build` of `dbt_project/` (staging → intermediate → marts).
+4. **check** — the coordinator's checks (Great Expectations) into `quality.check_results`.
+5. **alert** — a digest to the coordinator and a message to each flagged agency.
+6. **report** — the HTML report under `LAPOR_HOME/reports/`.
+
+This file only says what runs when: the work lives in the `lapor` package (plugins/lapor),
+imported inside the tasks so that parsing this file stays cheap.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+WIB = "Asia/Jakarta"
+
+
+def _run_date() -> str:
+    """The run date D: the logical date in WIB (for a manual run without one, the day before)."""
+    context = get_current_context()
+    logical = context.get("logical_date")
+    if logical is None:
+        logical = pendulum.instance(context["run_after"]).subtract(days=1)
+    return pendulum.instance(logical).in_timezone(WIB).date().isoformat()
+
+
+def _exports_dir() -> str | None:
+    return get_current_context()["params"].get("exports_dir")
+
+
+@dag(
+    dag_id="lapor_nightly",
+    description="Nightly SP4N-LAPOR! load, marts, checks and alerts for the 38 kabupaten/kota of Jawa Timur",
+    doc_md=__doc__,
+    # Runs at 02:00 WIB for the day that just ended: the data interval of D is D 02:00 → D+1 02:00.
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=WIB),
+    start_date=pendulum.datetime(2021, 1, 1, tz=WIB),
+    catchup=False,  # history is loaded on purpose with `lapor backfill`, day by day in order
+    max_active_runs=1,  # a day's marts build on the days before it
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    params={"exports_dir": Param(None, type=["null", "string"], description="drop folder (default LAPOR_EXPORTS_DIR)")},
+    tags=["lapor", "sp4n-lapor", "jatim"],
+)
+def lapor_nightly():
+    @task
+    def prepare() -> dict:
+        from lapor import pipeline
+
+        return pipeline.prepare(_run_date())
+
+    @task
+    def agencies(prepared: dict) -> list[str]:
+        return prepared["agencies"]
+
+    @task(max_active_tis_per_dag=8, retries=2, retry_delay=timedelta(seconds=30))
+    def ingest_agency(agency_code: str) -> dict:
+        from lapor import pipeline
+
+        return pipeline.ingest_agency(_run_date(), agency_code, _exports_dir())
+
+    # The steps after ingestion run whatever happened to single agencies ("all_done"):
+    # one agency's failure is one red square, and the marts, checks and alerts still
+    # cover the other 37.
+    @task(trigger_rule="all_done", retries=1)
+    def transform() -> dict:
+        from lapor import pipeline
+
+        return pipeline.transform(_run_date())
+
+    @task(trigger_rule="all_done", retries=1)
+    def check() -> dict:
+        from lapor import pipeline
+
+        return pipeline.check(_run_date())
+
+    @task(trigger_rule="all_done", retries=2)
+    def alert() -> dict:
+        from lapor import pipeline
+
+        return pipeline.alert(_run_date())
+
+    @task(trigger_rule="all_done", retries=1)
+    def report() -> str:
+        from lapor import pipeline
+
+        return pipeline.report(_run_date())
+
+    prepared = prepare()
+    ingested = ingest_agency.expand(agency_code=agencies(prepared))
+    ingested >> transform() >> check() >> alert() >> report()
+
+
+lapor_nightly()

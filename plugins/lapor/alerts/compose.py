@@ -1,0 +1,131 @@
+"""Builds the alert messages of a run date from the recorded check results."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from lapor.settings import Settings
+
+MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+             "Oktober", "November", "Desember"]
+SEVERITY_RANK = {"error": 0, "high": 1, "medium": 2, "low": 3}
+
+
+def tanggal(value) -> str:
+    """27 Mei 2021"""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return f"{value.day} {MONTHS_ID[value.month - 1]} {value.year}"
+
+
+def angka(value) -> str:
+    """Indonesian number format: 1.234,5"""
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", ".")
+    text = f"{value:,.1f}"
+    return text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("lapor.alerts", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["tanggal"] = tanggal
+    env.filters["angka"] = angka
+    return env
+
+
+@dataclass
+class Message:
+    kind: str                    # digest | agency
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    agency_code: str | None
+    run_date: date
+    key: str = field(default="")
+
+
+def _key(run_date: date, recipient: str, kind: str, payload: object) -> str:
+    raw = json.dumps([run_date.isoformat(), recipient, kind, payload], sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: date,
+                     report_url: str | None = None) -> list[Message]:
+    rows = conn.execute(
+        """select r.check_name, r.agency_code, a.agency_name, a.admin_email, r.severity, r.details, r.facts,
+                  exists (select 1 from quality.check_results p
+                          where p.check_name = r.check_name and p.agency_code = r.agency_code and not p.passed
+                            and p.run_date = (select max(run_date) from quality.check_results
+                                              where run_date < r.run_date)) as was_flagged
+           from quality.check_results r
+           join ref.agencies a using (agency_code)
+           where r.run_date = %s and not r.passed
+           order by r.agency_code, r.check_name""",
+        (run_date,),
+    ).fetchall()
+    resolved = conn.execute(
+        """select p.check_name, p.agency_code, a.agency_name
+           from quality.check_results p join ref.agencies a using (agency_code)
+           join quality.check_results r on r.check_name = p.check_name and r.agency_code = p.agency_code
+                                        and r.run_date = %(d)s and r.passed
+           where not p.passed and p.severity <> 'error'
+             and p.run_date = (select max(run_date) from quality.check_results where run_date < %(d)s)
+           order by p.agency_code, p.check_name""",
+        {"d": run_date},
+    ).fetchall()
+    errors: dict[str, dict] = {}
+    agencies: dict[str, dict] = {}
+    for check, code, name, email, severity, details, facts, was_flagged in rows:
+        if severity == "error":
+            errors.setdefault(check, {"check_name": check, "details": details})
+            continue
+        entry = agencies.setdefault(code, {"agency_code": code, "agency_name": name, "admin_email": email,
+                                           "findings": []})
+        entry["findings"].append({"check_name": check, "severity": severity, "details": details,
+                                  "facts": facts, "is_new": not was_flagged})
+    for entry in agencies.values():
+        entry["findings"].sort(key=lambda f: (SEVERITY_RANK.get(f["severity"], 9), f["check_name"]))
+    ordered = sorted(agencies.values(), key=lambda a: (
+        min(SEVERITY_RANK.get(f["severity"], 9) for f in a["findings"]), -len(a["findings"]), a["agency_code"]))
+    for rank, entry in enumerate(ordered, start=1):
+        entry["rank"] = rank
+
+    env = _environment()
+    messages: list[Message] = []
+    if ordered or errors:
+        subject = (f"[LAPOR! Jatim] Pemantauan {tanggal(run_date)}: {len(ordered)} instansi perlu ditindaklanjuti"
+                   + (f", {len(errors)} pemeriksaan gagal" if errors else ""))
+        context = {"run_date": run_date, "agencies": ordered, "errors": list(errors.values()),
+                   "resolved": [{"check_name": c, "agency_code": a, "agency_name": n} for c, a, n in resolved],
+                   "report_url": report_url, "subject": subject}
+        messages.append(Message(
+            "digest", settings.coordinator_email, subject,
+            env.get_template("digest.txt.j2").render(context), env.get_template("digest.html.j2").render(context),
+            None, run_date,
+            _key(run_date, settings.coordinator_email, "digest",
+                 [ordered and [(a["agency_code"], [(f["check_name"], f["details"]) for f in a["findings"]])
+                               for a in ordered], sorted(errors)])))
+    for entry in ordered:
+        if not entry["admin_email"]:
+            continue
+        subject = f"[LAPOR! Jatim] Temuan pemantauan {entry['agency_name']} – {tanggal(run_date)}"
+        context = {"run_date": run_date, "agency": entry, "findings": entry["findings"], "subject": subject}
+        messages.append(Message(
+            "agency", entry["admin_email"], subject,
+            env.get_template("agency.txt.j2").render(context), env.get_template("agency.html.j2").render(context),
+            entry["agency_code"], run_date,
+            _key(run_date, entry["admin_email"], "agency",
+                 [(f["check_name"], f["details"]) for f in entry["findings"]])))
+    return messages

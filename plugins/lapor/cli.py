@@ -1,0 +1,181 @@
+"""`lapor`: the command-line tool of the pipeline (CONTRACT §1)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from lapor.settings import Settings, SettingError
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2021-05-27") from None
+
+
+def _folder(text: str) -> Path:
+    path = Path(text).expanduser().resolve()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    return path
+
+
+def _quiet_airflow_logs(settings: Settings) -> Path:
+    """Task logs go to LAPOR_HOME/logs/lapor.log; the terminal keeps the summary readable."""
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / "lapor.log"
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    return log_file
+
+
+def _run_days(settings: Settings, days: list[date], exports: Path | None, label: str) -> list:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lapor import runner
+
+    outcomes = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[day]}"), TimeElapsedColumn(), transient=False) as progress:
+        task = progress.add_task(label, total=len(days), day="")
+        for day in days:
+            progress.update(task, day=day.isoformat())
+            outcome = runner.run_date(settings, day, exports)
+            outcomes.append(outcome)
+            if not outcome.ok:
+                progress.console.print(f"[red]{day}: run {outcome.state}; failed: {', '.join(outcome.failed_tasks)}")
+            progress.advance(task)
+    return outcomes
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    return cmd_backfill(argparse.Namespace(start=args.date, end=args.date, exports=args.exports), settings)
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    if args.end < args.start:
+        print(f"lapor: --end {args.end} is before --start {args.start}", file=sys.stderr)
+        return 2
+    days = [args.start + timedelta(days=i) for i in range((args.end - args.start).days + 1)]
+    exports = args.exports or settings.exports_dir
+    if not exports.is_dir():
+        print(f"lapor: the drop folder {exports} does not exist (set LAPOR_EXPORTS_DIR or pass --exports)",
+              file=sys.stderr)
+        return 2
+    log_file = _quiet_airflow_logs(settings)
+    outcomes = _run_days(settings, days, exports, "lapor_nightly")
+    failed = [o for o in outcomes if not o.ok]
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} run(s) succeeded. Logs: {log_file}")
+    return 1 if failed else 0
+
+
+def cmd_warehouse_url(args: argparse.Namespace, settings: Settings) -> int:
+    from lapor.warehouse import bi_reader_url, warehouse_url
+
+    print(bi_reader_url(settings) if args.bi else warehouse_url(settings))
+    return 0
+
+
+def cmd_warehouse_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from lapor.warehouse import EmbeddedServer
+
+    if settings.warehouse_url:
+        print("LAPOR_WAREHOUSE_URL is set: the warehouse is not embedded, nothing to stop.")
+        return 0
+    stopped = EmbeddedServer(settings.home).stop()
+    print("embedded warehouse stopped" if stopped else "embedded warehouse was not running")
+    return 0
+
+
+def cmd_dbt_env(args: argparse.Namespace, settings: Settings) -> int:
+    import shlex
+
+    from lapor.transform import dbt_env
+    from lapor.warehouse import warehouse_url
+
+    for key, value in dbt_env(warehouse_url(settings)).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_generate_sample(args: argparse.Namespace, settings: Settings) -> int:
+    from lapor.demo import generate_sample_exports
+
+    summary = generate_sample_exports(args.out, scale=args.scale)
+    print(f"sample exports written to {args.out}: {summary.get('files', summary)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from lapor.demo_run import run_demo
+
+    return run_demo(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lapor", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("demo", help="sample exports of all 38 agencies, the nightly DAG over the demo period, a summary")
+
+    run = sub.add_parser("run", help="one nightly run for a logical date, through the Airflow DAG")
+    run.add_argument("--date", type=_date, required=True, help="the run date (YYYY-MM-DD)")
+    run.add_argument("--exports", type=_folder, help="drop folder (default LAPOR_EXPORTS_DIR)")
+
+    backfill = sub.add_parser("backfill", help="one run per date, in order, with a progress bar")
+    backfill.add_argument("--start", type=_date, required=True)
+    backfill.add_argument("--end", type=_date, required=True)
+    backfill.add_argument("--exports", type=_folder, help="drop folder (default LAPOR_EXPORTS_DIR)")
+
+    url = sub.add_parser("warehouse-url", help="the connection URL of the warehouse in use")
+    url.add_argument("--bi", action="store_true", help="the read-only URL for BI tools (role bi_reader)")
+    sub.add_parser("warehouse-stop", help="stop the embedded warehouse server")
+    sub.add_parser("dbt-env", help="shell exports to run dbt by hand against the warehouse")
+
+    gen = sub.add_parser("generate-sample", help="write the deterministic sample drop folder")
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--scale", type=float, default=1.0)
+    return parser
+
+
+COMMANDS = {
+    "demo": cmd_demo, "run": cmd_run, "backfill": cmd_backfill, "warehouse-url": cmd_warehouse_url,
+    "warehouse-stop": cmd_warehouse_stop, "dbt-env": cmd_dbt_env, "generate-sample": cmd_generate_sample,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command in {"demo", "run", "backfill"}:
+            from lapor.runner import configure_airflow
+
+            configure_airflow(settings)  # before anything imports airflow
+        return COMMANDS[args.command](args, settings)
+    except SettingError as exc:
+        print(f"lapor: setting error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear line for the operator; the traceback is in the log
+        from lapor.registry import RegistryError
+        from lapor.runner import RunError
+        from lapor.warehouse import WarehouseError
+
+        if isinstance(exc, (WarehouseError, RegistryError, RunError)):
+            print(f"lapor: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""`lapor demo`: the sample drop folder, the nightly DAG over the demo period, and a summary."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from lapor.settings import Settings
+
+SEED_DATE = date(2021, 5, 27)
+
+
+def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:
+    rows = conn.execute(
+        """select r.check_name, r.agency_code, a.agency_name, r.details
+           from quality.check_results r join ref.agencies a using (agency_code)
+           where r.run_date = %s and not r.passed order by r.check_name, r.agency_code""",
+        (day,),
+    ).fetchall()
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for check, code, name, details in rows:
+        out.setdefault(check, []).append((code, name, details))
+    return out
+
+
+def summary_text(settings: Settings, days: list[date]) -> str:
+    from lapor.report import report_path
+    from lapor.warehouse import bi_reader_url, connect, redact, warehouse_url
+
+    url = warehouse_url(settings)
+    last = days[-1]
+    lines = [f"Ran lapor_nightly for {len(days)} day(s), {days[0]} to {last}."]
+    with connect(url) as conn:
+        for day in sorted({SEED_DATE, last} & set(days)):
+            flagged = _flagged(conn, day)
+            lines.append(f"\nFindings for {day}:")
+            if not flagged:
+                lines.append("  none")
+            for check, agencies in flagged.items():
+                lines.append(f"  {check}: {len(agencies)} agenc{'y' if len(agencies) == 1 else 'ies'}")
+                for code, name, details in agencies[:8]:
+                    lines.append(f"    - {name} ({code}): {details[:140]}")
+                if len(agencies) > 8:
+                    lines.append(f"    … and {len(agencies) - 8} more")
+        backlog = conn.execute(
+            """select b.agency_code, a.agency_name, b.open_from_prior_years
+               from marts.fct_backlog_daily b join marts.dim_agency a using (agency_code)
+               where b.as_of_date = %s order by b.open_from_prior_years desc, b.agency_code""",
+            (last,),
+        ).fetchall()
+        total = sum(r[2] for r in backlog)
+        lines.append(f"\n2020 backlog still open on {last}: {total} complaints; the largest:")
+        for code, name, count in backlog[:5]:
+            lines.append(f"    {name} ({code}): {count}")
+        sent = conn.execute("select transport, count(*) from quality.alerts_sent group by 1").fetchall()
+    lines += [
+        "",
+        "Where the results are:",
+        f"  marts (PostgreSQL):   {redact(url)}  (schema marts)",
+        f"  BI tools connect to:  {bi_reader_url(settings)}",
+        f"  report:               {report_path(settings, last)}",
+        f"  alert e-mails:        {settings.smtp_url or settings.outbox_dir}"
+        + (f"  ({', '.join(f'{n} via {t}' for t, n in sent)} in total)" if sent else ""),
+        f"  logs:                 {settings.logs_dir}",
+        f"  landing zone:         {settings.landing_dir}",
+    ]
+    return "\n".join(lines)
+
+
+def run_demo(settings: Settings) -> int:
+    from lapor import runner
+    from lapor.cli import _quiet_airflow_logs, _run_days
+    from lapor.demo import DEMO_END, DEMO_START, generate_sample_exports
+    from lapor.warehouse import redact, warehouse_url
+
+    print(f"LAPOR_HOME: {settings.home}")
+    url = warehouse_url(settings)
+    print(f"warehouse: {redact(url)}")
+    exports = settings.home / "sample-exports"
+    generate_sample_exports(exports)
+    print(f"sample exports of all 38 agencies: {exports}")
+    log_file = _quiet_airflow_logs(settings)
+    runner.configure_airflow(settings)
+    days = [DEMO_START + timedelta(days=i) for i in range((DEMO_END - DEMO_START).days + 1)]
+    outcomes = _run_days(settings, days, exports, "demo: lapor_nightly")
+    failed = [o for o in outcomes if not o.ok]
+    print()
+    print(summary_text(settings, days))
+    print(f"\nFull log: {log_file}")
+    if failed:
+        print(f"\n{len(failed)} run(s) failed: " + "; ".join(f"{o.run_date}: {', '.join(o.failed_tasks)}"
+                                                       for o in failed))
+        return 1
+    return 0

@@ -1,0 +1,113 @@
+"""The steps of one nightly run, as plain functions of the run date.
+
+The DAG's tasks call these (and nothing else), so every step runs in a plain test without a
+scheduler. Each step is idempotent for its run date.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+from lapor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _day(run_date: str | date) -> date:
+    return run_date if isinstance(run_date, date) else date.fromisoformat(run_date)
+
+
+def prepare(run_date: str | date, settings: Settings | None = None) -> dict:
+    """Warehouse tables, calendar and registry in place; the run date recorded."""
+    from lapor.calendar import write_calendar
+    from lapor.registry import load_registry
+    from lapor.warehouse import connect, ensure_schema, warehouse_url
+
+    settings = settings or Settings.from_env()
+    day = _day(run_date)
+    agencies = load_registry(settings.registry_path)
+    url = warehouse_url(settings)
+    ensure_schema(url, settings)
+    with connect(url) as conn:
+        write_calendar(conn)
+        current = conn.execute(
+            "select agency_code, agency_name, agency_type, sk_number, sk_date, admin_email, source, source_url "
+            "from ref.agencies order by agency_code").fetchall()
+        wanted = sorted(a.as_row() for a in agencies)
+        if current != wanted:
+            with conn.transaction():
+                conn.execute("delete from ref.agencies")
+                with conn.cursor().copy("copy ref.agencies (agency_code, agency_name, agency_type, sk_number, "
+                                        "sk_date, admin_email, source, source_url) from stdin") as copy:
+                    for row in wanted:
+                        copy.write_row(row)
+        conn.execute("insert into raw.pipeline_runs (run_date) values (%s) on conflict do nothing", (day,))
+        conn.commit()
+    return {"run_date": day.isoformat(), "agencies": [a.agency_code for a in agencies]}
+
+
+def ingest_agency(run_date: str | date, agency_code: str, exports_dir: str | Path | None = None,
+                  settings: Settings | None = None) -> dict:
+    """Land and load one agency's complaints export for the day and its new follow-up reports."""
+    from lapor.landing import land
+    from lapor.load import load_complaints, load_followup
+    from lapor.sources import list_agency_files
+    from lapor.warehouse import connect, warehouse_url
+
+    settings = settings or Settings.from_env()
+    day = _day(run_date)
+    folder = Path(exports_dir) if exports_dir else settings.exports_dir
+    complaints, followups = list_agency_files(folder, agency_code, day)
+    results: list[dict] = []
+    with connect(warehouse_url(settings), autocommit=True) as conn:
+        for source in ([complaints] if complaints else []) + followups:
+            landed = land(source, settings.landing_dir)
+            loader = load_complaints if source.kind == "complaints" else load_followup
+            results.append(loader(conn, landed, day).as_dict())
+    outcome = {"run_date": day.isoformat(), "agency_code": agency_code,
+               "complaints_export": "missing" if complaints is None else results[0]["outcome"],
+               "files": [r for r in results if r["outcome"] != "unchanged"]}
+    log.info("%s %s: export %s, %d new or changed file(s)", agency_code, day, outcome["complaints_export"],
+             len(outcome["files"]))
+    return outcome
+
+
+def transform(run_date: str | date, settings: Settings | None = None) -> dict:
+    from lapor.transform import build
+    from lapor.warehouse import warehouse_url
+
+    settings = settings or Settings.from_env()
+    result = build(warehouse_url(settings), settings)
+    return {"run_date": _day(run_date).isoformat(), "dbt": result.command, "success": result.success}
+
+
+def check(run_date: str | date, settings: Settings | None = None) -> dict:
+    from lapor.quality.checks import run_checks
+    from lapor.warehouse import warehouse_url
+
+    settings = settings or Settings.from_env()
+    return run_checks(warehouse_url(settings), settings, _day(run_date))
+
+
+def alert(run_date: str | date, settings: Settings | None = None) -> dict:
+    from lapor.alerts import compose_messages, deliver
+    from lapor.report import report_path
+    from lapor.warehouse import connect, warehouse_url
+
+    settings = settings or Settings.from_env()
+    day = _day(run_date)
+    report_url = (f"{settings.report_base_url.rstrip('/')}/{report_path(settings, day).name}"
+                  if settings.report_base_url else report_path(settings, day).as_uri())
+    with connect(warehouse_url(settings), autocommit=True) as conn:
+        messages = compose_messages(conn, settings, day, report_url=report_url)
+        return {"run_date": day.isoformat(), **deliver(conn, settings, messages)}
+
+
+def report(run_date: str | date, settings: Settings | None = None) -> str:
+    from lapor.report import write_report
+    from lapor.warehouse import connect, warehouse_url
+
+    settings = settings or Settings.from_env()
+    with connect(warehouse_url(settings)) as conn:
+        return str(write_report(conn, settings, _day(run_date)))

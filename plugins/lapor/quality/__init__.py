@@ -1,0 +1,1 @@
+"""Data-quality checks: the coordinator's checks through Great Expectations."""

@@ -1,0 +1,243 @@
+"""The coordinator's checks (CONTRACT §4), validated with Great Expectations.
+
+Each check is a query that gives, for every agency of the registry, whether it is flagged
+on the run date D and the figures behind it. The expectation suite
+`expectations/coordinator_checks.json` holds one expectation per check; GX validates each
+check's table and names the unexpected agencies. The outcome is one row per check and
+agency in `quality.check_results`, replaced whole for D. A check that cannot run is
+recorded with severity `error` for every agency, never passed silently.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from lapor.settings import EXPECTATIONS_DIR, Settings
+
+log = logging.getLogger(__name__)
+SUITE_FILE = EXPECTATIONS_DIR / "coordinator_checks.json"
+MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+             "Oktober", "November", "Desember"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    flagged: bool
+    details: str
+    facts: dict
+
+
+Query = Callable[[psycopg.Connection, date, Settings], dict[str, Finding]]
+
+
+def month_label(period: date) -> str:
+    return f"{MONTHS_ID[period.month - 1]} {period.year}"
+
+
+def _agencies(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("select agency_code from ref.agencies order by agency_code")]
+
+
+def followup_report_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    rows = conn.execute(
+        """select p.agency_code, p.period, p.due_date
+           from intermediate.int_followup_periods p
+           where p.due_date < %(d)s
+             and not exists (select 1 from raw.followup_reports r
+                             where r.agency_code = p.agency_code and r.period = p.period
+                               and r.submitted_on <= %(d)s)
+           order by p.agency_code, p.period""",
+        {"d": day},
+    ).fetchall()
+    missing: dict[str, list[tuple[date, date]]] = {}
+    for agency, period, due in rows:
+        missing.setdefault(agency, []).append((period, due))
+    out = {}
+    for agency, months in missing.items():
+        labels = ", ".join(f"{p:%Y-%m} (due {d})" for p, d in months)
+        out[agency] = Finding(True, f"{len(months)} follow-up report(s) missing: {labels}", {
+            "months": [{"period": p.isoformat(), "label": month_label(p), "due_date": d.isoformat()}
+                       for p, d in months]})
+    return out
+
+
+def followup_report_late(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    rows = conn.execute(
+        """with firsts as (
+               select agency_code, period, min(submitted_on) as first_submitted
+               from raw.followup_reports where submitted_on <= %(d)s group by 1, 2)
+           select p.agency_code, p.period, p.due_date, f.first_submitted,
+                  (select count(*) from marts.dim_date dd
+                   where dd.day > p.due_date and dd.day <= f.first_submitted and dd.is_working_day) as days_late
+           from intermediate.int_followup_periods p
+           join firsts f using (agency_code, period)
+           where f.first_submitted = %(d)s and f.first_submitted > p.due_date
+           order by 1, 2""",
+        {"d": day},
+    ).fetchall()
+    out: dict[str, Finding] = {}
+    for agency, period, due, submitted, late in rows:
+        previous = out.get(agency)
+        months = (previous.facts["months"] if previous else []) + [{
+            "period": period.isoformat(), "label": month_label(period), "due_date": due.isoformat(),
+            "submitted_on": submitted.isoformat(), "working_days_late": late}]
+        text = ", ".join(f"{m['period'][:7]} (due {m['due_date']}, {m['working_days_late']} working day(s) late)"
+                         for m in months)
+        out[agency] = Finding(True, f"late follow-up report(s) received today: {text}", {"months": months})
+    return out
+
+
+def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    limit = settings.followup_sla_working_days
+    rows = conn.execute(
+        """select c.agency_code, c.tracking_id, c.dispositioned_at,
+                  d_run.working_day_index - d_disp.working_day_index as working_days
+           from marts.fct_complaints c
+           join marts.dim_date d_disp on d_disp.day = (c.dispositioned_at at time zone 'Asia/Jakarta')::date
+           join marts.dim_date d_run on d_run.day = %(d)s
+           where c.dispositioned_at is not null
+             and (c.dispositioned_at at time zone 'Asia/Jakarta')::date <= %(d)s
+             and (c.first_followup_at is null or (c.first_followup_at at time zone 'Asia/Jakarta')::date > %(d)s)
+             and (c.closed_at is null or (c.closed_at at time zone 'Asia/Jakarta')::date > %(d)s)
+             and (c.is_open or c.closed_at is not null)
+             and d_run.working_day_index - d_disp.working_day_index > %(limit)s
+           order by c.agency_code, working_days desc, c.tracking_id""",
+        {"d": day, "limit": limit},
+    ).fetchall()
+    grouped: dict[str, list[tuple]] = {}
+    for agency, tracking_id, disp, wd in rows:
+        grouped.setdefault(agency, []).append((tracking_id, disp, wd))
+    out = {}
+    for agency, cases in grouped.items():
+        oldest = cases[0]
+        out[agency] = Finding(
+            True,
+            f"{len(cases)} complaint(s) without follow-up more than {limit} working days after disposition; "
+            f"oldest {oldest[0]}, dispositioned {oldest[1]:%Y-%m-%d}, {oldest[2]} working days ago",
+            {"count": len(cases), "limit": limit,
+             "oldest": {"tracking_id": oldest[0], "working_days": oldest[2]},
+             "cases": [{"tracking_id": t, "dispositioned_on": f"{d:%Y-%m-%d}", "working_days": w,
+                        "working_days_late": w - limit} for t, d, w in cases]},
+        )
+    return out
+
+
+def export_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    working = conn.execute("select is_working_day from marts.dim_date where day = %s", (day,)).fetchone()
+    if not working or not working[0]:
+        return {}
+    rows = conn.execute(
+        """select a.agency_code from ref.agencies a
+           where not exists (select 1 from raw.landed_files f
+                             where f.agency_code = a.agency_code and f.kind = 'complaints' and f.file_day = %s)""",
+        (day,),
+    ).fetchall()
+    return {r[0]: Finding(True, f"no complaints export for {day} arrived", {"export_day": day.isoformat()})
+            for r in rows}
+
+
+def export_unreadable(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    rows = conn.execute(
+        """select b.agency_code, b.file, rf.reason_code, rf.reason
+           from raw.complaint_batches b
+           left join quality.rejected_files rf on rf.file = b.file and rf.sha256 = b.sha256
+           where b.export_day = %s and b.status = 'rejected'""",
+        (day,),
+    ).fetchall()
+    return {agency: Finding(True, f"the export {file} was rejected: {reason} ({code})",
+                            {"file": file, "reason_code": code, "reason": reason})
+            for agency, file, code, reason in rows}
+
+
+def sk_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    rows = conn.execute(
+        """select agency_code, sk_number, sk_date from ref.agencies
+           where sk_number is null or sk_date is null or sk_date > %s""",
+        (day,),
+    ).fetchall()
+    return {agency: Finding(True, "no SK (decree) naming the complaint managers is registered"
+                            if not number or not sk_date else f"the SK {number} takes effect only on {sk_date}",
+                            {"sk_number": number, "sk_date": sk_date.isoformat() if sk_date else None})
+            for agency, number, sk_date in rows}
+
+
+QUERIES: dict[str, Query] = {
+    "export_unreadable": export_unreadable,
+    "export_missing": export_missing,
+    "followup_report_missing": followup_report_missing,
+    "followup_overdue": followup_overdue,
+    "followup_report_late": followup_report_late,
+    "sk_missing": sk_missing,
+}
+
+
+def load_suite() -> list[dict]:
+    """The expectations of the coordinator's suite, in the order the digest shows them."""
+    suite = json.loads(SUITE_FILE.read_text())
+    return sorted(suite["expectations"], key=lambda e: e["meta"].get("order", 99))
+
+
+def _validate(check_name: str, expectation: dict, table: dict[str, bool]) -> set[str]:
+    """Run the GX expectation over the per-agency table; the agencies it finds unexpected."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import great_expectations as gx
+    import pandas as pd
+
+    context = gx.get_context(mode="ephemeral")
+    asset = context.data_sources.add_pandas("coordinator").add_dataframe_asset(check_name)
+    batch = asset.add_batch_definition_whole_dataframe("run_date").get_batch(batch_parameters={
+        "dataframe": pd.DataFrame({"agency_code": list(table), check_name: list(table.values())})})
+    config = gx.expectations.expectation_configuration.ExpectationConfiguration(
+        type=expectation["type"], kwargs=expectation["kwargs"], meta=expectation.get("meta"))
+    result = batch.validate(config.to_domain_obj(), result_format={
+        "result_format": "COMPLETE", "unexpected_index_column_names": ["agency_code"]})
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        raise RuntimeError(result.exception_info.get("exception_message"))
+    return {row["agency_code"] for row in result.result.get("unexpected_index_list") or []}
+
+
+def run_checks(url: str, settings: Settings, day: date) -> dict:
+    """Run every check for day D and replace D's rows in `quality.check_results`."""
+    from lapor.warehouse import connect
+
+    results: list[tuple] = []
+    summary: dict[str, list[str]] = {}
+    with connect(url) as conn:
+        agencies = _agencies(conn)
+        for expectation in load_suite():
+            meta = expectation["meta"]
+            name, severity = meta["check_name"], meta["severity"]
+            try:
+                findings = QUERIES[name](conn, day, settings)
+                conn.rollback()
+                flagged = _validate(name, expectation, {a: a in findings and findings[a].flagged for a in agencies})
+            except Exception as exc:  # recorded, never silently passed
+                conn.rollback()
+                log.exception("check %s could not run", name)
+                reason = f"the check could not run: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+                results += [(day, name, a, False, "error", reason, Jsonb({"error": reason})) for a in agencies]
+                summary[name] = ["error"]
+                continue
+            summary[name] = sorted(flagged)
+            for agency in agencies:
+                finding = findings.get(agency)
+                if agency in flagged and finding:
+                    results.append((day, name, agency, False, severity, finding.details, Jsonb(finding.facts)))
+                else:
+                    results.append((day, name, agency, True, severity, "ok", Jsonb({})))
+        with conn.transaction():
+            conn.execute("delete from quality.check_results where run_date = %s", (day,))
+            with conn.cursor().copy(
+                "copy quality.check_results (run_date, check_name, agency_code, passed, severity, details, facts) "
+                "from stdin"
+            ) as copy:
+                for row in results:
+                    copy.write_row(row)
+    return {"run_date": day.isoformat(), "flagged": summary}
