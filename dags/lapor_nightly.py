@@ -102,4 +102,4 @@ def lapor_nightly():
     ingested >> transform() >> check() >> alert() >> report()
 
 
-lapor_nightly()
+nightly = lapor_nightly()

@@ -37,18 +37,21 @@ def _quiet_airflow_logs(settings: Settings) -> Path:
     return log_file
 
 
-def _run_days(settings: Settings, days: list[date], exports: Path | None, label: str) -> list:
+def _run_days(settings: Settings, days: list[date], exports: Path | None, label: str, log_file: Path) -> list:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from lapor import runner
 
     outcomes = []
+    terminal = Console(file=os.fdopen(os.dup(sys.stdout.fileno()), "w"))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[day]}"), TimeElapsedColumn(), transient=False) as progress:
+                  TextColumn("{task.fields[day]}"), TimeElapsedColumn(), transient=False,
+                  console=terminal) as progress:
         task = progress.add_task(label, total=len(days), day="")
         for day in days:
             progress.update(task, day=day.isoformat())
-            outcome = runner.run_date(settings, day, exports)
+            outcome = runner.run_date(settings, day, exports, log_file=log_file)
             outcomes.append(outcome)
             if not outcome.ok:
                 progress.console.print(f"[red]{day}: run {outcome.state}; failed: {', '.join(outcome.failed_tasks)}")
@@ -71,7 +74,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     log_file = _quiet_airflow_logs(settings)
-    outcomes = _run_days(settings, days, exports, "lapor_nightly")
+    outcomes = _run_days(settings, days, exports, "lapor_nightly", log_file)
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} run(s) succeeded. Logs: {log_file}")
     return 1 if failed else 0

@@ -80,7 +80,7 @@ def run_demo(settings: Settings) -> int:
     log_file = _quiet_airflow_logs(settings)
     runner.configure_airflow(settings)
     days = [DEMO_START + timedelta(days=i) for i in range((DEMO_END - DEMO_START).days + 1)]
-    outcomes = _run_days(settings, days, exports, "demo: lapor_nightly")
+    outcomes = _run_days(settings, days, exports, "demo: lapor_nightly", log_file)
     failed = [o for o in outcomes if not o.ok]
     print()
     print(summary_text(settings, days))

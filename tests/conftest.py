@@ -1,0 +1,114 @@
+"""Shared fixtures: one LAPOR_HOME for the session, with a real embedded PostgreSQL server,
+a real SMTP server (aiosmtpd) and the deterministic sample drop folder.
+
+The environment is set in `pytest_configure`, before any test imports Airflow (which reads
+its configuration once, at import).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+SAMPLE_SCALE = 0.25
+_HOME: Path | None = None
+
+
+def pytest_configure(config):
+    global _HOME
+    # World-traversable: the embedded server runs as the unprivileged user `pgserver` under root.
+    base = Path(tempfile.mkdtemp(prefix="lapor-test-"))
+    base.chmod(0o755)
+    _HOME = base / "home"
+    _HOME.mkdir()
+    os.environ["LAPOR_HOME"] = str(_HOME)
+    for key in ("LAPOR_WAREHOUSE_URL", "LAPOR_EXPORTS_DIR", "LAPOR_SMTP_URL", "LAPOR_REGISTRY", "AIRFLOW_HOME"):
+        os.environ.pop(key, None)
+    from lapor.runner import configure_airflow
+    from lapor.settings import Settings
+
+    configure_airflow(Settings.from_env())
+
+
+def pytest_unconfigure(config):
+    if _HOME is None:
+        return
+    from lapor.warehouse import EmbeddedServer
+
+    try:
+        EmbeddedServer(_HOME).stop()
+    finally:
+        shutil.rmtree(_HOME.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lapor_home() -> Path:
+    assert _HOME is not None
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def settings(lapor_home):
+    from lapor.settings import Settings
+
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def warehouse(settings) -> str:
+    """The owner's URL of the session's embedded warehouse, with the pipeline's tables."""
+    from lapor.warehouse import ensure_schema, warehouse_url
+
+    url = warehouse_url(settings)
+    ensure_schema(url, settings)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sample_exports(lapor_home) -> Path:
+    from lapor.demo import generate_sample_exports
+
+    folder = lapor_home / "sample-exports"
+    generate_sample_exports(folder, scale=SAMPLE_SCALE)
+    return folder
+
+
+class Mailbox:
+    """Messages received by the test SMTP server, parsed."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on 127.0.0.1; yields (url, mailbox)."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", mailbox
+    finally:
+        controller.stop()
