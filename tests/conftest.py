@@ -6,14 +6,17 @@ its configuration once, at import).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
 import tempfile
 import threading
+import uuid
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import psycopg
 import pytest
 
 SAMPLE_SCALE = 0.25
@@ -68,6 +71,22 @@ def warehouse(settings) -> str:
     url = warehouse_url(settings)
     ensure_schema(url, settings)
     return url
+
+
+@pytest.fixture()
+def scratch(settings, warehouse, tmp_path):
+    """A fresh database on the session's server and settings that point at it: (settings, url, exports)."""
+    from lapor.warehouse import ensure_schema
+
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = warehouse.rsplit("/", 1)[0] + f"/{name}"
+    local = dataclasses.replace(settings, warehouse_url=url, home=tmp_path / "home")
+    ensure_schema(url, local)
+    yield local, url, tmp_path / "exports"
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute(f'drop database "{name}" with (force)')
 
 
 @pytest.fixture(scope="session")

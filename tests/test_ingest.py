@@ -2,9 +2,7 @@
 and a bad file or row gets a precise recorded reason without stopping anyone else."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -15,20 +13,6 @@ DAY = date(2021, 5, 24)
 HEADER = "ID Laporan,Status,Tanggal Laporan,Tanggal Disposisi,Tanggal Tindak Lanjut,Tanggal Selesai\n"
 
 
-@pytest.fixture()
-def scratch(settings, warehouse, tmp_path):
-    """A fresh database on the session's server, and settings that point at it."""
-    from lapor.warehouse import ensure_schema
-
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = warehouse.rsplit("/", 1)[0] + f"/{name}"
-    local = dataclasses.replace(settings, warehouse_url=url, home=tmp_path / "home")
-    ensure_schema(url, local)
-    yield local, url, tmp_path / "exports"
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        conn.execute(f'drop database "{name}" with (force)')
 
 
 def write(folder: Path, relpath: str, content: str | bytes) -> Path:

@@ -1,0 +1,158 @@
+"""The seed scenario (CONTRACT §5) end to end, through a real Airflow run of `lapor_nightly`:
+sample exports → landing → raw → dbt marts → checks → e-mails caught by a real SMTP server.
+"""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+SEED_DATE = date(2021, 5, 27)
+BLITAR = "35.05"
+MARTS = ["dim_agency", "dim_date", "fct_complaints", "fct_backlog_daily", "agg_resolution_monthly",
+         "fct_followup_reports", "agency_scorecard"]
+CONTRACT_TOOL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_contract.py"
+
+
+def run_day(settings, day, exports, log_dir):
+    from lapor.runner import run_date
+
+    log_file = log_dir / f"airflow-{day}.log"
+    outcome = run_date(settings, day, exports, log_file=log_file)
+    assert outcome.ok, f"run {day} {outcome.state}: {outcome.failed_tasks}\n" + log_file.read_text()[-5000:]
+    return outcome
+
+
+def mart_fingerprints(url: str) -> dict[str, str]:
+    out = {}
+    with psycopg.connect(url) as conn:
+        for table in MARTS:
+            rows = conn.execute(f"select t::text from marts.{table} t order by 1").fetchall()
+            out[table] = hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest() + f" ({len(rows)} rows)"
+    return out
+
+
+@pytest.fixture(scope="module")
+def seed_run(settings, warehouse, sample_exports, smtp_server, tmp_path_factory, monkeypatch_module):
+    url, mailbox = smtp_server
+    monkeypatch_module.setenv("LAPOR_SMTP_URL", url)
+    from lapor.settings import Settings
+
+    live = Settings.from_env()
+    logs = tmp_path_factory.mktemp("airflow-logs")
+    mailbox.clear()
+    run_day(live, SEED_DATE, sample_exports, logs)
+    first = list(mailbox.messages)
+    return {"settings": live, "messages": first, "mailbox": mailbox, "logs": logs, "exports": sample_exports}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def flagged(url: str, check: str, day: date = SEED_DATE) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute(
+            "select agency_code from quality.check_results where run_date = %s and check_name = %s and not passed",
+            (day, check))}
+
+
+def test_only_blitar_is_flagged_for_a_missing_followup_report(seed_run, warehouse):
+    assert flagged(warehouse, "followup_report_missing") == {BLITAR}
+    with psycopg.connect(warehouse) as conn:
+        details = conn.execute(
+            "select details from quality.check_results where run_date = %s and check_name = "
+            "'followup_report_missing' and agency_code = %s", (SEED_DATE, BLITAR)).fetchone()[0]
+        assert "2021-04" in details and "2021-05-07" in details
+        status = conn.execute(
+            "select report_status, due_date from marts.fct_followup_reports "
+            "where agency_code = %s and period = '2021-04-01'", (BLITAR,)).fetchone()
+        assert status == ("missing", date(2021, 5, 7))
+
+
+def test_every_check_recorded_for_every_agency(seed_run, warehouse):
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(
+            "select check_name, count(*) from quality.check_results where run_date = %s group by 1",
+            (SEED_DATE,)).fetchall()
+    counts = dict(rows)
+    for check in ("followup_report_missing", "followup_report_late", "followup_overdue", "export_missing",
+                  "export_unreadable", "sk_missing"):
+        assert counts.get(check) == 38, f"{check}: {counts.get(check)} rows"
+
+
+def test_the_2020_backlog_is_visible_per_agency(seed_run, warehouse):
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(
+            "select agency_code, open_from_prior_years from marts.fct_backlog_daily where as_of_date = %s",
+            (SEED_DATE,)).fetchall()
+    assert len(rows) == 38
+    assert sum(r[1] for r in rows) > 0
+    assert sum(1 for r in rows if r[1] > 0) >= 10
+
+
+def test_digest_to_coordinator_and_message_to_blitar(seed_run):
+    settings = seed_run["settings"]
+    messages = seed_run["messages"]
+    digests = [m for rcpts, m in messages if settings.coordinator_email in rcpts]
+    assert len(digests) == 1
+    digest = digests[0]
+    assert "27 Mei 2021" in digest["Subject"]
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    assert "Kabupaten Blitar (35.05)" in text
+    assert "April 2021" in text
+    assert digest.get_body(preferencelist=("html",)) is not None
+
+    from lapor.registry import load_registry
+
+    admins = {a.admin_email: a.agency_code for a in load_registry(settings.registry_path)}
+    blitar_admin = next(e for e, c in admins.items() if c == BLITAR)
+    to_blitar = [m for rcpts, m in messages if blitar_admin in rcpts]
+    assert len(to_blitar) == 1
+    body = to_blitar[0].get_body(preferencelist=("plain",)).get_content()
+    assert "April 2021" in body and "belum diterima" in body
+    # no other agency is told about a missing follow-up report
+    for rcpts, message in messages:
+        if blitar_admin in rcpts or settings.coordinator_email in rcpts:
+            continue
+        assert all(r in admins for r in rcpts)
+        assert "belum diterima" not in message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_second_run_of_the_same_date_changes_no_mart_and_sends_nothing(seed_run, warehouse):
+    before = mart_fingerprints(warehouse)
+    mailbox = seed_run["mailbox"]
+    mailbox.clear()
+    run_day(seed_run["settings"], SEED_DATE, seed_run["exports"], seed_run["logs"])
+    assert mart_fingerprints(warehouse) == before
+    assert mailbox.messages == []
+
+
+def test_warehouse_has_the_contract_shape(seed_run, warehouse):
+    result = subprocess.run([sys.executable, str(CONTRACT_TOOL), warehouse], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bi_reader_reads_marts_and_nothing_else(seed_run, settings):
+    from lapor.warehouse import bi_reader_url
+
+    with psycopg.connect(bi_reader_url(settings), autocommit=True) as conn:
+        count = conn.execute("select count(*) from marts.fct_backlog_daily").fetchone()[0]
+        assert count > 0
+        for table in ("raw.complaints", "quality.check_results", "ref.agencies"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"select 1 from {table} limit 1")
+
+
+def test_report_written(seed_run):
+    path = seed_run["settings"].reports_dir / f"laporan-{SEED_DATE}.html"
+    html = path.read_text()
+    assert "Kabupaten Blitar" in html and "BELUM ADA" in html
