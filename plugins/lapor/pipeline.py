@@ -52,13 +52,24 @@ def ingest_agency(run_date: str | date, agency_code: str, exports_dir: str | Pat
     """Land and load one agency's complaints export for the day and its new follow-up reports."""
     from lapor.landing import land
     from lapor.load import load_complaints, load_followup
+    from lapor.registry import load_registry
     from lapor.sources import list_agency_files
     from lapor.warehouse import connect, warehouse_url
 
     settings = settings or Settings.from_env()
     day = _day(run_date)
-    folder = Path(exports_dir) if exports_dir else settings.exports_dir
-    complaints, followups = list_agency_files(folder, agency_code, day)
+    agency = next((a for a in load_registry(settings.registry_path) if a.agency_code == agency_code), None)
+    if agency is not None and agency.source == "http":
+        from lapor.sources.http import SourceError, fetch_agency_files, token_for
+
+        if not agency.source_url:
+            raise SourceError(agency_code, f"source is http but the registry ({settings.registry_path}) "
+                                           "gives no source_url")
+        complaints, followups = fetch_agency_files(agency.source_url, agency_code, day, settings.http_cache_dir,
+                                                   token=token_for(agency_code) or "")
+    else:
+        folder = Path(exports_dir) if exports_dir else settings.exports_dir
+        complaints, followups = list_agency_files(folder, agency_code, day)
     results: list[dict] = []
     with connect(warehouse_url(settings), autocommit=True) as conn:
         for source in ([complaints] if complaints else []) + followups:

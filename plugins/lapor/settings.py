@@ -96,6 +96,11 @@ class Settings:
         return self.home / "landing"
 
     @property
+    def http_cache_dir(self) -> Path:
+        """Files fetched from HTTP export APIs, in the drop folder's layout."""
+        return self.home / "http-cache"
+
+    @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
 

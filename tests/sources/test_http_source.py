@@ -145,7 +145,8 @@ def test_dropped_connection_then_success(server, drop, tmp_path):
     assert sleeps == [1.0]
 
 
-def test_500_every_time_fails_that_agency_only(server, drop, tmp_path):
+def test_500_every_time_fails_that_agency_only(server, drop, tmp_path, caplog):
+    caplog.set_level("DEBUG")
     server.faults = {"35.05": "500"}
     sleeps = Sleeps()
     with pytest.raises(SourceError) as caught:
@@ -157,6 +158,7 @@ def test_500_every_time_fails_that_agency_only(server, drop, tmp_path):
     assert TOKEN not in str(error) and TOKEN not in repr(error)
     assert sleeps == [0.5, 1.0, 2.0]
     assert len(server.requests_for("35.05")) == 4
+    assert "HTTP 500" in caplog.text and TOKEN not in caplog.text
 
     got = _fetch(server, "35.78", tmp_path / "cache")
     assert _summary(*got) == _summary(*list_agency_files(drop, "35.78", DAY))

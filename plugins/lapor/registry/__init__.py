@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 CODE = re.compile(r"^\d{2}\.\d{2}$")
+SOURCES = ("folder", "http")
 COLUMNS = ["agency_code", "agency_name", "agency_type", "sk_number", "sk_date", "admin_email", "source", "source_url"]
 
 
@@ -61,6 +62,11 @@ def load_registry(path: Path) -> list[Agency]:
                 parsed = date.fromisoformat(sk_date) if sk_date else None
             except ValueError:
                 raise RegistryError(f"{path}, line {line}: sk_date {sk_date!r} is not YYYY-MM-DD") from None
+            source = (row.get("source") or "folder").strip() or "folder"
+            if source not in SOURCES:
+                raise RegistryError(f"{path}, line {line}: source {source!r} is not one of {', '.join(SOURCES)}")
+            if source == "http" and not (row.get("source_url") or "").strip():
+                raise RegistryError(f"{path}, line {line}: source http needs a source_url (the export API's address)")
             agencies.append(Agency(
                 agency_code=code,
                 agency_name=row["agency_name"].strip(),
@@ -68,7 +74,7 @@ def load_registry(path: Path) -> list[Agency]:
                 sk_number=(row.get("sk_number") or "").strip() or None,
                 sk_date=parsed,
                 admin_email=(row.get("admin_email") or "").strip() or None,
-                source=(row.get("source") or "folder").strip() or "folder",
+                source=source,
                 source_url=(row.get("source_url") or "").strip() or None,
             ))
     if not agencies:
