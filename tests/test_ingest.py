@@ -115,3 +115,38 @@ def test_followup_report_without_rows_counts_as_submitted(scratch):
     ingest_agency(DAY, "35.05", exports, settings=settings)
     assert one(url, "select period, submitted_on, rows_loaded from raw.followup_reports") == [
         (date(2021, 4, 1), date(2021, 5, 6), 0)]
+
+
+def test_sources_mix_per_agency_and_a_failing_api_is_retried_then_recorded(scratch, tmp_path, monkeypatch):
+    """35.05 delivers through the HTTP export API, 35.72 through the drop folder."""
+    import dataclasses
+
+    from lapor.pipeline import ingest_agency
+    from lapor.sources.export_server import ExportServer
+    from lapor.sources.http import SourceError
+
+    settings, url, exports = scratch
+    write(exports, "35.05/complaints/2021-05-24.csv", HEADER + "3000001,Proses,03/05/2021,,,\n")
+    write(exports, "35.72/complaints/2021-05-24.csv", HEADER + "3000002,Proses,03/05/2021,,,\n")
+    monkeypatch.setenv("LAPOR_HTTP_TOKEN_35_05", "s3cret-token")
+    with ExportServer(exports, token="s3cret-token") as server:
+        registry = tmp_path / "registry.csv"
+        registry.write_text(
+            "agency_code,agency_name,agency_type,sk_number,sk_date,admin_email,source,source_url\n"
+            f"35.05,Kabupaten Blitar,kabupaten,1/2020,2020-01-01,a@x.example,http,{server.url}\n"
+            "35.72,Kota Blitar,kota,2/2020,2020-01-01,b@x.example,folder,\n")
+        local = dataclasses.replace(settings, registry_path=registry, http_timeout=0.5, http_retries=2,
+                                    http_backoff=0.01)
+        server.faults = {"35.05": ["500", "timeout"]}  # two failures, then it answers
+        assert ingest_agency(DAY, "35.05", None, settings=local)["complaints_export"] == "loaded"
+
+        server.faults = {"35.05": "500"}  # down for good
+        write(exports, "35.05/complaints/2021-05-25.csv", HEADER + "3000003,Proses,03/05/2021,,,\n")
+        write(exports, "35.72/complaints/2021-05-25.csv", HEADER + "3000004,Proses,03/05/2021,,,\n")
+        with pytest.raises(SourceError):
+            ingest_agency(date(2021, 5, 25), "35.05", None, settings=local)
+        assert ingest_agency(date(2021, 5, 25), "35.72", exports, settings=local)["complaints_export"] == "loaded"
+    (error,) = one(url, "select error from quality.source_failures where agency_code = '35.05'")[0]
+    assert "HTTP 500" in error and "s3cret-token" not in error
+    assert one(url, "select agency_code, tracking_id from raw.complaints order by 2") == [
+        ("35.05", "3000001"), ("35.72", "3000002"), ("35.72", "3000004")]

@@ -65,8 +65,15 @@ def ingest_agency(run_date: str | date, agency_code: str, exports_dir: str | Pat
         if not agency.source_url:
             raise SourceError(agency_code, f"source is http but the registry ({settings.registry_path}) "
                                            "gives no source_url")
-        complaints, followups = fetch_agency_files(agency.source_url, agency_code, day, settings.http_cache_dir,
-                                                   token=token_for(agency_code) or "")
+        try:
+            complaints, followups = fetch_agency_files(agency.source_url, agency_code, day,
+                                                       settings.http_cache_dir, token=token_for(agency_code) or "",
+                                                       timeout=settings.http_timeout, retries=settings.http_retries,
+                                                       backoff=settings.http_backoff)
+        except SourceError as exc:
+            _record_source_failure(settings, day, agency_code, "http", str(exc))
+            raise
+        _record_source_failure(settings, day, agency_code, "http", None)
     else:
         folder = Path(exports_dir) if exports_dir else settings.exports_dir
         complaints, followups = list_agency_files(folder, agency_code, day)
@@ -82,6 +89,18 @@ def ingest_agency(run_date: str | date, agency_code: str, exports_dir: str | Pat
     log.info("%s %s: export %s, %d new or changed file(s)", agency_code, day, outcome["complaints_export"],
              len(outcome["files"]))
     return outcome
+
+
+def _record_source_failure(settings: Settings, day: date, agency_code: str, source: str, error: str | None) -> None:
+    """Keep (or clear, on success) the reason an agency's source failed for the day."""
+    from lapor.warehouse import connect, warehouse_url
+
+    with connect(warehouse_url(settings), autocommit=True) as conn:
+        conn.execute("delete from quality.source_failures where run_date = %s and agency_code = %s",
+                     (day, agency_code))
+        if error:
+            conn.execute("insert into quality.source_failures (run_date, agency_code, source, error) "
+                         "values (%s, %s, %s, %s)", (day, agency_code, source, error))
 
 
 def transform(run_date: str | date, settings: Settings | None = None) -> dict:

@@ -47,6 +47,19 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r}: expected a number") from None
+    if value < 0:
+        raise SettingError(f"{name}={raw!r}: must not be negative")
+    return value
+
+
 def _month(name: str, default: str) -> date:
     raw = os.environ.get(name) or default
     try:
@@ -70,6 +83,9 @@ class Settings:
     followup_sla_working_days: int
     cuti_bersama_is_holiday: bool
     report_base_url: str | None
+    http_timeout: float = 30.0
+    http_retries: int = 4
+    http_backoff: float = 1.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -89,6 +105,9 @@ class Settings:
             followup_sla_working_days=_int("LAPOR_FOLLOWUP_SLA_WORKING_DAYS", 5, minimum=1),
             cuti_bersama_is_holiday=_bool("LAPOR_CUTI_BERSAMA_IS_HOLIDAY", True),
             report_base_url=os.environ.get("LAPOR_REPORT_BASE_URL") or None,
+            http_timeout=_float("LAPOR_HTTP_TIMEOUT", 30.0),
+            http_retries=_int("LAPOR_HTTP_RETRIES", 4),
+            http_backoff=_float("LAPOR_HTTP_BACKOFF", 1.0),
         )
 
     @property

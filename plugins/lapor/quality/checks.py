@@ -134,13 +134,16 @@ def export_missing(conn: psycopg.Connection, day: date, settings: Settings) -> d
     if not working or not working[0]:
         return {}
     rows = conn.execute(
-        """select a.agency_code from ref.agencies a
+        """select a.agency_code, sf.error from ref.agencies a
+           left join quality.source_failures sf on sf.agency_code = a.agency_code and sf.run_date = %(d)s
            where not exists (select 1 from raw.landed_files f
-                             where f.agency_code = a.agency_code and f.kind = 'complaints' and f.file_day = %s)""",
-        (day,),
+                             where f.agency_code = a.agency_code and f.kind = 'complaints' and f.file_day = %(d)s)""",
+        {"d": day},
     ).fetchall()
-    return {r[0]: Finding(True, f"no complaints export for {day} arrived", {"export_day": day.isoformat()})
-            for r in rows}
+    return {agency: Finding(True, f"no complaints export for {day} arrived"
+                            + (f"; the source failed: {error}" if error else ""),
+                            {"export_day": day.isoformat(), "source_error": error})
+            for agency, error in rows}
 
 
 def export_unreadable(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:

@@ -147,6 +147,15 @@ create table if not exists quality.rejected_rows (
 );
 create index if not exists rejected_rows_batch_idx on quality.rejected_rows (agency_code, kind, file_day);
 
+-- A source (an HTTP export API) that still failed after its retries, per run and agency.
+create table if not exists quality.source_failures (
+    run_date     date not null,
+    agency_code  text not null,
+    source       text not null,
+    error        text not null,
+    primary key (run_date, agency_code)
+);
+
 create table if not exists quality.check_results (
     run_date     date not null,
     check_name   text not null,
