@@ -97,9 +97,20 @@ def lapor_nightly():
 
         return pipeline.report(_run_date())
 
+    @task(trigger_rule="one_failed", retries=0)
+    def watcher() -> None:
+        """Fails the run when any task failed: the steps above run "all_done", so without
+        this the run would end green whenever the report could still be written."""
+        raise RuntimeError("a task of this run failed; see the red task(s) in this run")
+
     prepared = prepare()
-    ingested = ingest_agency.expand(agency_code=agencies(prepared))
-    ingested >> transform() >> check() >> alert() >> report()
+    agency_codes = agencies(prepared)
+    ingested = ingest_agency.expand(agency_code=agency_codes)
+    steps = [transform(), check(), alert(), report()]
+    ingested >> steps[0]
+    for upstream, downstream in zip(steps, steps[1:]):
+        upstream >> downstream
+    [prepared, agency_codes, ingested, *steps] >> watcher()
 
 
 nightly = lapor_nightly()

@@ -30,8 +30,11 @@ def test_nightly_dag_shape():
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert str(dag.timezone.name) == "Asia/Jakarta"
     tasks = {t.task_id: t for t in dag.tasks}
-    assert set(tasks) == {"prepare", "agencies", "ingest_agency", "transform", "check", "alert", "report"}
-    assert all(t.retries >= 1 for t in dag.tasks if t.task_id != "agencies")
+    assert set(tasks) == {"prepare", "agencies", "ingest_agency", "transform", "check", "alert", "report", "watcher"}
+    assert all(t.retries >= 1 for t in dag.tasks if t.task_id not in {"agencies", "watcher"})
+    # the run fails when any task failed, though the later steps run regardless
+    assert tasks["watcher"].trigger_rule == "one_failed"
+    assert set(tasks["watcher"].upstream_task_ids) == set(tasks) - {"watcher"}
     # one failing agency must not stop the marts, checks and alerts of the other 37
     assert tasks["transform"].trigger_rule == "all_done"
     assert tasks["check"].trigger_rule == "all_done"

@@ -34,7 +34,7 @@ class RunOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.state == "success"
+        return self.state == "success" and not self.failed_tasks
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -106,7 +106,8 @@ def run_date(settings: Settings, day: date, exports_dir: Path | None = None,
     import pendulum
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS_DIR))
+    with _output_to(log_file):
+        bag = DagBag(dag_folder=str(DAGS_DIR))
     if bag.import_errors:
         raise RunError("DAG files failed to import:\n" + "\n".join(f"{k}: {v}" for k, v in bag.import_errors.items()))
     dag = bag.get_dag(DAG_ID)

@@ -75,7 +75,7 @@ def followup_report_late(conn: psycopg.Connection, day: date, settings: Settings
                from raw.followup_reports where submitted_on <= %(d)s group by 1, 2)
            select p.agency_code, p.period, p.due_date, f.first_submitted,
                   (select count(*) from marts.dim_date dd
-                   where dd.day > p.due_date and dd.day <= f.first_submitted and dd.is_working_day) as days_late
+                   where dd.date_day > p.due_date and dd.date_day <= f.first_submitted and dd.is_working_day) as days_late
            from intermediate.int_followup_periods p
            join firsts f using (agency_code, period)
            where f.first_submitted = %(d)s and f.first_submitted > p.due_date
@@ -100,8 +100,8 @@ def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) ->
         """select c.agency_code, c.tracking_id, c.dispositioned_at,
                   d_run.working_day_index - d_disp.working_day_index as working_days
            from marts.fct_complaints c
-           join marts.dim_date d_disp on d_disp.day = (c.dispositioned_at at time zone 'Asia/Jakarta')::date
-           join marts.dim_date d_run on d_run.day = %(d)s
+           join marts.dim_date d_disp on d_disp.date_day = (c.dispositioned_at at time zone 'Asia/Jakarta')::date
+           join marts.dim_date d_run on d_run.date_day = %(d)s
            where c.dispositioned_at is not null
              and (c.dispositioned_at at time zone 'Asia/Jakarta')::date <= %(d)s
              and (c.first_followup_at is null or (c.first_followup_at at time zone 'Asia/Jakarta')::date > %(d)s)
@@ -130,7 +130,7 @@ def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) ->
 
 
 def export_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
-    working = conn.execute("select is_working_day from marts.dim_date where day = %s", (day,)).fetchone()
+    working = conn.execute("select is_working_day from marts.dim_date where date_day = %s", (day,)).fetchone()
     if not working or not working[0]:
         return {}
     rows = conn.execute(

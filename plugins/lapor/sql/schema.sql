@@ -177,3 +177,6 @@ create table if not exists quality.alerts_sent (
     transport        text not null,
     sent_at          timestamptz not null default now()
 );
+
+-- Columns added after the first release: an existing warehouse gets them here.
+alter table quality.check_results add column if not exists facts jsonb not null default '{}'::jsonb;
