@@ -52,7 +52,7 @@ def followup_report_missing(conn: psycopg.Connection, day: date, settings: Setti
            where p.due_date < %(d)s
              and not exists (select 1 from raw.followup_reports r
                              where r.agency_code = p.agency_code and r.period = p.period
-                               and r.submitted_on <= %(d)s)
+                               and r.submitted_on <= %(d)s and r.status = 'loaded')
            order by p.agency_code, p.period""",
         {"d": day},
     ).fetchall()
@@ -72,7 +72,7 @@ def followup_report_late(conn: psycopg.Connection, day: date, settings: Settings
     rows = conn.execute(
         """with firsts as (
                select agency_code, period, min(submitted_on) as first_submitted
-               from raw.followup_reports where submitted_on <= %(d)s group by 1, 2)
+               from raw.followup_reports where submitted_on <= %(d)s and status = 'loaded' group by 1, 2)
            select p.agency_code, p.period, p.due_date, f.first_submitted,
                   (select count(*) from marts.dim_date dd
                    where dd.date_day > p.due_date and dd.date_day <= f.first_submitted and dd.is_working_day) as days_late

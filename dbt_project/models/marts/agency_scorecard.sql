@@ -1,0 +1,108 @@
+-- Per agency and day (the days of fct_backlog_daily): this year's intake and completions,
+-- open complaints, the follow-up report status, and the agencies' rank that day.
+with
+
+backlog as (
+    select as_of_date, agency_code, open_complaints from {{ ref('fct_backlog_daily') }}
+),
+
+complaints as (
+    select
+        tracking_id,
+        agency_code,
+        submitted_on,
+        make_date(extract(year from submitted_on)::integer + 1, 1, 1) as next_year_from
+    from {{ ref('int_complaints__latest') }}
+),
+
+completed_intervals as (
+    select * from {{ ref('int_complaint_status_intervals') }} where status = 'completed'
+),
+
+reports as (
+    select agency_code, period, due_date, submitted_on from {{ ref('fct_followup_reports') }}
+),
+
+pieces as (
+    -- received this year: counted from its submission day to the end of that year
+    select
+        agency_code,
+        'received_ytd' as measure,
+        submitted_on as piece_from,
+        next_year_from as piece_to
+    from complaints
+    union all
+    -- completed this year: a complaint received this year, on the days its status is completed
+    select
+        complaints.agency_code,
+        'completed_ytd' as measure,
+        greatest(completed_intervals.valid_from, complaints.submitted_on) as piece_from,
+        least(completed_intervals.valid_to, complaints.next_year_from) as piece_to
+    from completed_intervals
+    inner join complaints
+        on completed_intervals.tracking_id = complaints.tracking_id
+),
+
+counts as (
+    {{ running_counts('pieces', 'backlog', ['received_ytd', 'completed_ytd']) }}
+),
+
+report_spans as (
+    -- each month's report is "the latest month due" from its due date until the next one's
+    select
+        *,
+        coalesce(
+            lead(due_date) over (partition by agency_code order by period) - 1,
+            (select max(as_of_date) from backlog)
+        ) as latest_due_until
+    from reports
+    where due_date is not null
+),
+
+report_days as (
+    select
+        report_spans.agency_code,
+        days.as_of_date::date as as_of_date,
+        case
+            when report_spans.submitted_on <= report_spans.due_date then 'on_time'
+            when report_spans.submitted_on <= days.as_of_date::date then 'late'
+            when days.as_of_date::date > report_spans.due_date then 'missing'
+            else 'not_due'
+        end as followup_report_status
+    from report_spans
+    cross join lateral generate_series(
+        report_spans.due_date::timestamp, report_spans.latest_due_until::timestamp, interval '1 day'
+    ) as days (as_of_date)
+),
+
+scored as (
+    select
+        backlog.as_of_date,
+        backlog.agency_code,
+        counts.received_ytd,
+        counts.completed_ytd,
+        counts.completed_ytd::numeric / nullif(counts.received_ytd, 0) as completion_ratio,
+        backlog.open_complaints,
+        report_days.followup_report_status
+    from backlog
+    inner join counts
+        on backlog.agency_code = counts.agency_code
+        and backlog.as_of_date = counts.as_of_date
+    left join report_days
+        on backlog.agency_code = report_days.agency_code
+        and backlog.as_of_date = report_days.as_of_date
+)
+
+select
+    as_of_date,
+    agency_code,
+    received_ytd,
+    completed_ytd,
+    round(100 * completion_ratio, 2) as completion_rate,
+    open_complaints,
+    followup_report_status,
+    row_number() over (
+        partition by as_of_date
+        order by completion_ratio desc nulls last, open_complaints, agency_code
+    )::integer as rank
+from scored

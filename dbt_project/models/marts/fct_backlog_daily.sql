@@ -1,0 +1,79 @@
+-- Open complaints per agency and day, by status and by age, from the status history.
+-- Counted as running sums of +1/-1 changes (macro running_counts), so a complaint open for
+-- a year is a handful of rows here, not 365.
+with
+
+agency_days as (
+    select agency_code, as_of_date from {{ ref('int_agency_days') }}
+),
+
+open_intervals as (
+    select * from {{ ref('int_complaint_status_intervals') }} where is_open
+),
+
+thresholds as (
+    select * from {{ ref('int_complaints__age_thresholds') }}
+),
+
+pieces as (
+    -- what each open interval counts towards, on the days [piece_from, piece_to): its
+    -- status, and the age buckets and prior-year count for the part of it they cover
+    select
+        open_intervals.agency_code,
+        counted.measure,
+        counted.piece_from,
+        counted.piece_to
+    from open_intervals
+    inner join thresholds
+        on open_intervals.tracking_id = thresholds.tracking_id
+    cross join lateral (
+        values
+            (open_intervals.status, open_intervals.valid_from, open_intervals.valid_to),
+            ('age_0_5', open_intervals.valid_from, least(open_intervals.valid_to, thresholds.age_6_from)),
+            (
+                'age_6_14',
+                case when thresholds.age_6_from is not null
+                    then greatest(open_intervals.valid_from, thresholds.age_6_from) end,
+                least(open_intervals.valid_to, thresholds.age_15_from)
+            ),
+            (
+                'age_15_60',
+                case when thresholds.age_15_from is not null
+                    then greatest(open_intervals.valid_from, thresholds.age_15_from) end,
+                least(open_intervals.valid_to, thresholds.age_61_from)
+            ),
+            (
+                'age_61_plus',
+                case when thresholds.age_61_from is not null
+                    then greatest(open_intervals.valid_from, thresholds.age_61_from) end,
+                open_intervals.valid_to
+            ),
+            (
+                'open_from_prior_years',
+                greatest(open_intervals.valid_from, thresholds.next_year_from),
+                open_intervals.valid_to
+            )
+    ) as counted (measure, piece_from, piece_to)
+),
+
+counts as (
+    {{ running_counts('pieces', 'agency_days', [
+        'unverified', 'awaiting_followup', 'in_progress', 'postponed',
+        'age_0_5', 'age_6_14', 'age_15_60', 'age_61_plus', 'open_from_prior_years'
+    ]) }}
+)
+
+select
+    as_of_date,
+    agency_code,
+    unverified + awaiting_followup + in_progress + postponed as open_complaints,
+    unverified,
+    awaiting_followup,
+    in_progress,
+    postponed,
+    age_0_5,
+    age_6_14,
+    age_15_60,
+    age_61_plus,
+    open_from_prior_years
+from counts

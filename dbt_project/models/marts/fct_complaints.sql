@@ -1,0 +1,65 @@
+-- One row per complaint: its latest known state and its durations in working days.
+with
+
+complaints as (
+    select * from {{ ref('int_complaints__latest') }}
+),
+
+measured as (
+    select
+        *,
+        {{ working_days_between('submitted_at', 'dispositioned_at') }} as working_days_to_disposition,
+        {{ working_days_between('dispositioned_at', 'first_followup_at') }} as working_days_to_first_followup,
+        {{ working_days_between('submitted_at', 'closed_at') }} as working_days_to_close,
+        -- the agency's clock starts at disposition, or at submission when there is none
+        {{ working_days_between('coalesce(dispositioned_at, submitted_at)', 'closed_at') }} as working_days_to_settle,
+        {{ working_days_between_dates(wib_date('dispositioned_at'), 'last_seen_on') }} as working_days_disposition_to_last_seen,
+        {{ settle_limit_working_days('classification', 'is_supervisory') }} as settle_limit_working_days
+    from complaints
+)
+
+select
+    ---------- ids
+    tracking_id,
+    agency_code,
+
+    ---------- status and classification
+    status,
+    is_open,
+    classification,
+    is_supervisory,
+    category,
+    channel,
+
+    ---------- timestamps
+    submitted_at,
+    dispositioned_at,
+    first_followup_at,
+    closed_at,
+
+    ---------- dates (WIB)
+    submitted_on,
+    closed_on,
+    first_seen_on,
+    last_seen_on,
+
+    ---------- flags
+    is_confidential,
+    is_anonymous,
+
+    ---------- durations (working days)
+    working_days_to_disposition,
+    working_days_to_first_followup,
+    working_days_to_close,
+    working_days_to_settle,
+    settle_limit_working_days,
+
+    ---------- service levels
+    case
+        when dispositioned_at is null then false
+        when first_followup_at is not null
+            then working_days_to_first_followup > {{ var('followup_sla_working_days') }}
+        else working_days_disposition_to_last_seen > {{ var('followup_sla_working_days') }}
+    end as followup_sla_breached,
+    working_days_to_settle <= settle_limit_working_days as closed_within_sla
+from measured
