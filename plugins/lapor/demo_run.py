@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from lapor.settings import Settings
 
 SEED_DATE = date(2021, 5, 27)
+CHECK_ORDER = ["export_unreadable", "export_missing", "followup_report_missing", "followup_report_late",
+               "followup_overdue", "sk_missing"]
 
 
 def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:
@@ -29,17 +31,22 @@ def summary_text(settings: Settings, days: list[date]) -> str:
     last = days[-1]
     lines = [f"Ran lapor_nightly for {len(days)} day(s), {days[0]} to {last}."]
     with connect(url) as conn:
+        if SEED_DATE in days:
+            missing = _flagged(conn, SEED_DATE).get("followup_report_missing", [])
+            names = "; ".join(f"{name} ({code}): {details}" for code, name, details in missing) or "none"
+            lines.append(f"\nFollow-up report missing on {SEED_DATE}: {names}")
         for day in sorted({SEED_DATE, last} & set(days)):
             flagged = _flagged(conn, day)
             lines.append(f"\nFindings for {day}:")
             if not flagged:
                 lines.append("  none")
-            for check, agencies in flagged.items():
+            for check in sorted(flagged, key=lambda c: CHECK_ORDER.index(c) if c in CHECK_ORDER else 99):
+                agencies = flagged[check]
                 lines.append(f"  {check}: {len(agencies)} agenc{'y' if len(agencies) == 1 else 'ies'}")
-                for code, name, details in agencies[:8]:
+                for code, name, details in agencies[:5]:
                     lines.append(f"    - {name} ({code}): {details[:140]}")
-                if len(agencies) > 8:
-                    lines.append(f"    … and {len(agencies) - 8} more")
+                if len(agencies) > 5:
+                    lines.append(f"    … and {len(agencies) - 5} more (see the digest e-mail or the report)")
         backlog = conn.execute(
             """select b.agency_code, a.agency_name, b.open_from_prior_years
                from marts.fct_backlog_daily b join marts.dim_agency a using (agency_code)

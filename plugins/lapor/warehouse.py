@@ -18,6 +18,7 @@ import secrets
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from lapor.settings import PACKAGE_DIR, Settings
+
+# pgserver's import asks platformdirs for a runtime folder it does not use here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 DATABASE = "lapor"
 OWNER = "lapor"
