@@ -117,6 +117,12 @@ def cmd_generate_sample(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from lapor.bench import main as bench_main
+
+    return bench_main(args.bench_args, settings)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from lapor.demo_run import run_demo
 
@@ -143,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("warehouse-stop", help="stop the embedded warehouse server")
     sub.add_parser("dbt-env", help="shell exports to run dbt by hand against the warehouse")
 
+    bench = sub.add_parser("bench", help="the benchmark (BENCH_SCALE=small|jatim|national)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of the benchmark (see lapor bench --help)")
+
     gen = sub.add_parser("generate-sample", help="write the deterministic sample drop folder")
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--scale", type=float, default=1.0)
@@ -152,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "demo": cmd_demo, "run": cmd_run, "backfill": cmd_backfill, "warehouse-url": cmd_warehouse_url,
     "warehouse-stop": cmd_warehouse_stop, "dbt-env": cmd_dbt_env, "generate-sample": cmd_generate_sample,
+    "bench": cmd_bench,
 }
 
 
