@@ -6,6 +6,7 @@ its configuration once, at import).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -73,20 +74,36 @@ def warehouse(settings) -> str:
     return url
 
 
-@pytest.fixture()
-def scratch(settings, warehouse, tmp_path):
-    """A fresh database on the session's server and settings that point at it: (settings, url, exports)."""
+@contextlib.contextmanager
+def _scratch_database(settings, warehouse: str, folder: Path):
+    """A fresh database on the session's server and settings that point at it."""
     from lapor.warehouse import ensure_schema
 
     name = f"scratch_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(warehouse, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     url = warehouse.rsplit("/", 1)[0] + f"/{name}"
-    local = dataclasses.replace(settings, warehouse_url=url, home=tmp_path / "home")
+    local = dataclasses.replace(settings, warehouse_url=url, home=folder / "home")
     ensure_schema(url, local)
-    yield local, url, tmp_path / "exports"
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        conn.execute(f'drop database "{name}" with (force)')
+    try:
+        yield local, url, folder / "exports"
+    finally:
+        with psycopg.connect(warehouse, autocommit=True) as conn:
+            conn.execute(f'drop database "{name}" with (force)')
+
+
+@pytest.fixture()
+def scratch(settings, warehouse, tmp_path):
+    """(settings, url, exports folder) of a fresh database, for one test."""
+    with _scratch_database(settings, warehouse, tmp_path) as value:
+        yield value
+
+
+@pytest.fixture(scope="module")
+def scratch_module(settings, warehouse, tmp_path_factory):
+    """(settings, url, exports folder) of a fresh database shared by one test module."""
+    with _scratch_database(settings, warehouse, tmp_path_factory.mktemp("scratch")) as value:
+        yield value
 
 
 @pytest.fixture(scope="session")

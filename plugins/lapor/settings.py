@@ -86,6 +86,7 @@ class Settings:
     http_timeout: float = 30.0
     http_retries: int = 4
     http_backoff: float = 1.0
+    reminder_days: int = 3
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -108,6 +109,7 @@ class Settings:
             http_timeout=_float("LAPOR_HTTP_TIMEOUT", 30.0),
             http_retries=_int("LAPOR_HTTP_RETRIES", 4),
             http_backoff=_float("LAPOR_HTTP_BACKOFF", 1.0),
+            reminder_days=_int("LAPOR_REMINDER_DAYS", 3, minimum=1),
         )
 
     @property

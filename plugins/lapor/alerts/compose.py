@@ -54,6 +54,22 @@ class Message:
     agency_code: str | None
     run_date: date
     key: str = field(default="")
+    fingerprints: list[tuple[str, str]] = field(default_factory=list)   # (check_name, fingerprint) told
+
+
+def fingerprint(check_name: str, facts: dict) -> str:
+    """What makes a finding the same finding on another day (not its growing counts)."""
+    facts = facts or {}
+    identity = {
+        "followup_report_missing": [m.get("period") for m in facts.get("months", [])],
+        "followup_report_late": [(m.get("period"), m.get("submitted_on")) for m in facts.get("months", [])],
+        "followup_overdue": sorted(c.get("tracking_id") for c in facts.get("cases", [])),
+        "export_missing": facts.get("export_day"),
+        "export_unreadable": [facts.get("file"), facts.get("reason_code")],
+        "sk_missing": [facts.get("sk_number"), facts.get("sk_date")],
+    }.get(check_name, facts)
+    raw = json.dumps([check_name, identity], sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def _key(run_date: date, recipient: str, kind: str, payload: object) -> str:
@@ -120,12 +136,28 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
     for entry in ordered:
         if not entry["admin_email"]:
             continue
+        # An agency hears of a finding once, then as a reminder every `reminder_days` days.
+        told = []
+        for f in entry["findings"]:
+            f["fingerprint"] = fingerprint(f["check_name"], f["facts"])
+            last = conn.execute(
+                """select max(run_date) from quality.alert_findings
+                   where recipient = %s and check_name = %s and fingerprint = %s and run_date < %s""",
+                (entry["admin_email"], f["check_name"], f["fingerprint"], run_date)).fetchone()[0]
+            if last is not None and (run_date - last).days < settings.reminder_days:
+                continue
+            f["is_reminder"] = last is not None
+            told.append(f)
+        if not told:
+            continue
         subject = f"[LAPOR! Jatim] Temuan pemantauan {entry['agency_name']} – {tanggal(run_date)}"
-        context = {"run_date": run_date, "agency": entry, "findings": entry["findings"], "subject": subject}
+        if all(f["is_reminder"] for f in told):
+            subject = "[Pengingat] " + subject
+        context = {"run_date": run_date, "agency": entry, "findings": told, "subject": subject}
         messages.append(Message(
             "agency", entry["admin_email"], subject,
             env.get_template("agency.txt.j2").render(context), env.get_template("agency.html.j2").render(context),
             entry["agency_code"], run_date,
-            _key(run_date, entry["admin_email"], "agency",
-                 [(f["check_name"], f["details"]) for f in entry["findings"]])))
+            _key(run_date, entry["admin_email"], "agency", [(f["check_name"], f["details"]) for f in told]),
+            [(f["check_name"], f["fingerprint"]) for f in told]))
     return messages

@@ -77,6 +77,12 @@ def deliver(conn: psycopg.Connection, settings: Settings, messages: list[Message
             if not claimed:
                 skipped += 1
                 continue
+            for check_name, print_ in message.fingerprints:
+                conn.execute(
+                    """insert into quality.alert_findings (recipient, agency_code, check_name, fingerprint, run_date,
+                                                           idempotency_key)
+                       values (%s, %s, %s, %s, %s, %s) on conflict do nothing""",
+                    (message.recipient, message.agency_code, check_name, print_, message.run_date, message.key))
             # Sent inside the claim's transaction: if sending fails the claim is rolled back.
             email = to_email(message, settings.mail_from)
             if settings.smtp_url:

@@ -98,7 +98,9 @@ def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) ->
     limit = settings.followup_sla_working_days
     rows = conn.execute(
         """select c.agency_code, c.tracking_id, c.dispositioned_at,
-                  d_run.working_day_index - d_disp.working_day_index as working_days
+                  d_run.working_day_index - d_disp.working_day_index as working_days,
+                  (select r.title from raw.complaints r where r.tracking_id = c.tracking_id
+                   order by r.export_day desc limit 1) as title
            from marts.fct_complaints c
            join marts.dim_date d_disp on d_disp.date_day = (c.dispositioned_at at time zone 'Asia/Jakarta')::date
            join marts.dim_date d_run on d_run.date_day = %(d)s
@@ -112,8 +114,8 @@ def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) ->
         {"d": day, "limit": limit},
     ).fetchall()
     grouped: dict[str, list[tuple]] = {}
-    for agency, tracking_id, disp, wd in rows:
-        grouped.setdefault(agency, []).append((tracking_id, disp, wd))
+    for agency, tracking_id, disp, wd, title in rows:
+        grouped.setdefault(agency, []).append((tracking_id, disp, wd, title))
     out = {}
     for agency, cases in grouped.items():
         oldest = cases[0]
@@ -124,7 +126,7 @@ def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) ->
             {"count": len(cases), "limit": limit,
              "oldest": {"tracking_id": oldest[0], "working_days": oldest[2]},
              "cases": [{"tracking_id": t, "dispositioned_on": f"{d:%Y-%m-%d}", "working_days": w,
-                        "working_days_late": w - limit} for t, d, w in cases]},
+                        "working_days_late": w - limit, "title": title} for t, d, w, title in cases]},
         )
     return out
 

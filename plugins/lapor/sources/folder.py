@@ -15,8 +15,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 EXTENSIONS = (".csv", ".xlsx", ".json")
-COMPLAINTS_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|xlsx|json)$", re.IGNORECASE)
-FOLLOWUP_NAME = re.compile(r"^(\d{4})-(\d{2})_(\d{4}-\d{2}-\d{2})\.(csv|xlsx|json)$", re.IGNORECASE)
+# Any extension is taken: a file in a format no reader knows is still landed, then rejected
+# with a reason (`unreadable_file`), never silently ignored.
+COMPLAINTS_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.([A-Za-z0-9]+)$")
+FOLLOWUP_NAME = re.compile(r"^(\d{4})-(\d{2})_(\d{4}-\d{2}-\d{2})\.([A-Za-z0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def list_agency_files(exports_dir: Path, agency_code: str, run_date: date) -> tu
             match = FOLLOWUP_NAME.match(path.name)
             if not match or not path.is_file():
                 if path.is_file():
-                    log.warning("%s: not named <YYYY-MM>_<YYYY-MM-DD>.<csv|xlsx|json>; ignored", path)
+                    log.warning("%s: not named <YYYY-MM>_<YYYY-MM-DD>.<ext>; ignored", path)
                 continue
             year, month, submitted = int(match[1]), int(match[2]), _parse_day(match[3])
             if submitted is None or not 1 <= month <= 12:

@@ -178,5 +178,17 @@ create table if not exists quality.alerts_sent (
     sent_at          timestamptz not null default now()
 );
 
+-- Which finding was told to whom on which run, so the same finding is repeated to an agency
+-- only as a reminder, LAPOR_REMINDER_DAYS after it was last sent.
+create table if not exists quality.alert_findings (
+    recipient        text not null,
+    agency_code      text not null,
+    check_name       text not null,
+    fingerprint      text not null,
+    run_date         date not null,
+    idempotency_key  text not null,
+    primary key (recipient, check_name, fingerprint, run_date)
+);
+
 -- Columns added after the first release: an existing warehouse gets them here.
 alter table quality.check_results add column if not exists facts jsonb not null default '{}'::jsonb;

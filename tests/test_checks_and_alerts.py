@@ -1,0 +1,182 @@
+"""Each coordinator check fails on data made to fail it and passes on clean data; the e-mails
+reach the right people once, escaped, with reminders only after the set number of days."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+D = date(2021, 5, 27)
+HEADER = ("ID Laporan,Status,Tanggal Laporan,Tanggal Disposisi,Tanggal Tindak Lanjut,Tanggal Selesai,"
+          "Judul,Klasifikasi\n")
+SCRIPT_TITLE = "<script>alert('x')</script> Jalan rusak"
+REGISTRY = """agency_code,agency_name,agency_type,sk_number,sk_date,admin_email,source,source_url
+35.05,Kabupaten Blitar,kabupaten,188/1/2020,2020-02-01,admin@blitarkab.example,folder,
+35.16,Kabupaten Mojokerto,kabupaten,188/2/2020,2020-02-01,admin@mojokertokab.example,folder,
+35.29,Kabupaten Sumenep,kabupaten,188/3/2020,2020-02-01,admin@sumenepkab.example,folder,
+35.72,Kota Blitar,kota,,,admin@blitarkota.example,folder,
+"""
+EXPORTS = {
+    "35.05": HEADER + "3000001,Selesai,10/03/2021 08:00,11/03/2021,12/03/2021,20/03/2021,Lampu mati,Pengaduan\n"
+                      f"3000002,Belum Ditindaklanjuti,07/05/2021 09:00,10/05/2021,,,\"{SCRIPT_TITLE}\",Pengaduan\n",
+    "35.16": HEADER + "3000011,Selesai,15/03/2021,16/03/2021,17/03/2021,25/03/2021,Sampah,Aspirasi\n",
+    "35.29": HEADER + "3000021,Selesai,01/04/2021,01/04/2021,02/04/2021,05/04/2021,Air PDAM,Pengaduan\n",
+    "35.72": HEADER + "3000031,Proses,03/05/2021,04/05/2021,05/05/2021,,Parkir liar,Pengaduan\n",
+}
+FOLLOWUP = "ID Laporan,Tanggal Tindak Lanjut,Uraian Tindak Lanjut\n"
+REPORTS = {
+    "35.05/followup/2021-03_2021-04-05.csv": FOLLOWUP + "3000001,12/03/2021,Diperbaiki\n",
+    "35.05/followup/2021-04_2021-05-06.csv": FOLLOWUP,
+    "35.16/followup/2021-03_2021-04-06.csv": FOLLOWUP + "3000011,17/03/2021,Diangkut\n",
+    # 35.16: April 2021 never sent
+    "35.29/followup/2021-04_2021-05-27.csv": FOLLOWUP + "3000021,02/04/2021,Diperbaiki\n",  # late, today
+}
+EXPECTED = {
+    "followup_report_missing": {"35.16"},
+    "followup_report_late": {"35.29"},
+    "followup_overdue": {"35.05"},
+    "export_missing": {"35.72"},
+    "export_unreadable": {"35.29"},
+    "sk_missing": {"35.72"},
+}
+
+
+def write(folder: Path, relpath: str, content: str | bytes) -> None:
+    path = folder / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+@pytest.fixture(scope="module")
+def crafted(scratch_module, smtp_server):
+    """Four agencies, run for 24 and 27 May 2021 through every step but Airflow.
+
+    Shared by the tests of this module, in order: the last two change alert and check state."""
+    from lapor import pipeline
+
+    settings, url, exports = scratch_module
+    smtp_url, mailbox = smtp_server
+    registry = exports.parent / "registry.csv"
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    registry.write_text(REGISTRY)
+    settings = dataclasses.replace(settings, registry_path=registry, smtp_url=smtp_url)
+    for code, body in EXPORTS.items():
+        write(exports, f"{code}/complaints/2021-05-24.csv", body)
+        if code in ("35.05", "35.16"):
+            write(exports, f"{code}/complaints/2021-05-27.csv", body)
+    write(exports, "35.29/complaints/2021-05-27.xlsx", b"PK\x03\x04 broken spreadsheet")
+    for relpath, body in REPORTS.items():
+        write(exports, relpath, body)
+    for day in (date(2021, 5, 24), D):
+        pipeline.prepare(day, settings)
+        for code in EXPORTS:
+            pipeline.ingest_agency(day, code, exports, settings=settings)
+    pipeline.transform(D, settings)
+    pipeline.check(D, settings)
+    mailbox.clear()
+    pipeline.alert(D, settings)
+    return settings, url, mailbox
+
+
+def flagged(url: str, day: date = D) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    with psycopg.connect(url) as conn:
+        for check, agency, passed in conn.execute(
+                "select check_name, agency_code, passed from quality.check_results where run_date = %s", (day,)):
+            out.setdefault(check, set())
+            if not passed:
+                out[check].add(agency)
+    return out
+
+
+def body(message, kind: str = "plain") -> str:
+    return message.get_body(preferencelist=(kind,)).get_content()
+
+
+def test_each_check_flags_exactly_the_agency_made_to_fail_it(crafted):
+    settings, url, _ = crafted
+    assert flagged(url) == EXPECTED
+    with psycopg.connect(url) as conn:
+        details = dict(conn.execute(
+            "select check_name, details from quality.check_results where run_date = %s and not passed", (D,)))
+    assert "2021-04" in details["followup_report_missing"]
+    assert "3000002" in details["followup_overdue"] and "1 complaint" in details["followup_overdue"]
+    assert "unreadable_file" in details["export_unreadable"]
+
+
+def test_digest_and_agency_messages_reach_the_right_people(crafted):
+    settings, url, mailbox = crafted
+    assert len(mailbox.messages) == 5
+    by_recipient = {tuple(rcpts): message for rcpts, message in mailbox.messages}
+    assert set(by_recipient) == {(settings.coordinator_email,), ("admin@blitarkab.example",),
+                                 ("admin@mojokertokab.example",), ("admin@sumenepkab.example",),
+                                 ("admin@blitarkota.example",)}
+    digest = body(by_recipient[(settings.coordinator_email,)])
+    for name in ("Kabupaten Blitar", "Kabupaten Mojokerto", "Kabupaten Sumenep", "Kota Blitar"):
+        assert name in digest
+    # worst first: the agencies with a high-severity finding come before Kabupaten Blitar (overdue only)
+    assert digest.index("Kabupaten Sumenep") < digest.index("Kabupaten Blitar (35.05)")
+    mojokerto = body(by_recipient[("admin@mojokertokab.example",)])
+    assert "April 2021" in mojokerto and "belum diterima" in mojokerto
+    assert "Blitar" not in mojokerto  # only its own findings
+
+
+def test_complaint_text_arrives_escaped(crafted):
+    settings, url, mailbox = crafted
+    (message,) = [m for rcpts, m in mailbox.messages if rcpts == ["admin@blitarkab.example"]]
+    html = body(message, "html")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Jalan rusak" in html
+    assert "3000002" in body(message) and "terlambat 4 hari kerja" in body(message)
+
+
+def test_rerun_sends_nothing_new_and_reminders_wait_the_set_days(crafted):
+    from lapor import pipeline
+
+    settings, url, mailbox = crafted
+    mailbox.clear()
+    pipeline.check(D, settings)
+    pipeline.alert(D, settings)
+    assert mailbox.messages == []
+
+    # the next day: Blitar's overdue complaint is the same finding, so Blitar is not told again
+    pipeline.check(date(2021, 5, 28), settings)
+    pipeline.alert(date(2021, 5, 28), settings)
+    blitar = [m for rcpts, m in mailbox.messages if rcpts == ["admin@blitarkab.example"]]
+    assert len(blitar) == 1  # only the new finding: no export on the 28th
+    assert "Ekspor laporan tanggal 28 Mei 2021 tidak diterima" in body(blitar[0])
+    assert "3000002" not in body(blitar[0])
+
+    # after LAPOR_REMINDER_DAYS (3) the same overdue finding comes back, marked as a reminder
+    mailbox.clear()
+    pipeline.check(date(2021, 5, 31), settings)
+    pipeline.alert(date(2021, 5, 31), settings)
+    (reminder,) = [m for rcpts, m in mailbox.messages if rcpts == ["admin@blitarkab.example"]]
+    assert "[pengingat] Pengaduan belum ditindaklanjuti" in body(reminder)
+
+
+def test_a_check_that_cannot_run_is_reported_not_passed(crafted, monkeypatch):
+    """Runs last: it leaves the run's check results broken on purpose."""
+    from lapor import pipeline
+    from lapor.quality import checks
+
+    settings, url, mailbox = crafted
+
+    def broken(conn, day, settings):
+        raise RuntimeError("relation marts.something does not exist")
+
+    monkeypatch.setitem(checks.QUERIES, "sk_missing", broken)
+    mailbox.clear()
+    pipeline.check(D, settings)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select passed, severity, details from quality.check_results "
+                            "where run_date = %s and check_name = 'sk_missing'", (D,)).fetchall()
+    assert len(rows) == 4
+    assert all(not passed and severity == "error" and "could not run" in details for passed, severity, details in rows)
+    pipeline.alert(D, settings)
+    digests = [m for rcpts, m in mailbox.messages if rcpts == [settings.coordinator_email]]
+    assert len(digests) == 1 and "pemeriksaan gagal" in digests[0]["Subject"]
+    assert "SK pengelola pengaduan belum ada: the check could not run" in body(digests[0])
