@@ -158,6 +158,17 @@ def test_rerun_sends_nothing_new_and_reminders_wait_the_set_days(crafted):
     assert "[pengingat] Pengaduan belum ditindaklanjuti" in body(reminder)
 
 
+def test_validation_results_are_published_as_data_docs(crafted):
+    from lapor.quality.checks import data_docs_index
+
+    settings, url, _ = crafted
+    index = data_docs_index(settings)
+    assert index.exists()
+    validations = list((index.parent / "validations").rglob("*.html"))
+    assert validations, "no validation page in the Data Docs site"
+    assert any("coordinator_checks" in p.read_text(errors="replace") for p in validations)
+
+
 def test_a_check_that_cannot_run_is_reported_not_passed(crafted, monkeypatch):
     """Runs last: it leaves the run's check results broken on purpose."""
     from lapor import pipeline

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from lapor.settings import EXPECTATIONS_DIR, Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 SUITE_FILE = EXPECTATIONS_DIR / "coordinator_checks.json"
@@ -189,51 +192,95 @@ def load_suite() -> list[dict]:
     return sorted(suite["expectations"], key=lambda e: e["meta"].get("order", 99))
 
 
-def _validate(check_name: str, expectation: dict, table: dict[str, bool]) -> set[str]:
-    """Run the GX expectation over the per-agency table; the agencies it finds unexpected."""
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    import great_expectations as gx
-    import pandas as pd
+def _validate(settings: Settings, day: date, expectations: list[dict], table: "pd.DataFrame") -> dict[str, set[str]]:
+    """Validate the per-agency table with the suite through a GX checkpoint whose results are
+    kept under `LAPOR_HOME/gx` and published in the Data Docs site there.
 
-    context = gx.get_context(mode="ephemeral")
-    asset = context.data_sources.add_pandas("coordinator").add_dataframe_asset(check_name)
-    batch = asset.add_batch_definition_whole_dataframe("run_date").get_batch(batch_parameters={
-        "dataframe": pd.DataFrame({"agency_code": list(table), check_name: list(table.values())})})
-    config = gx.expectations.expectation_configuration.ExpectationConfiguration(
-        type=expectation["type"], kwargs=expectation["kwargs"], meta=expectation.get("meta"))
-    result = batch.validate(config.to_domain_obj(), result_format={
-        "result_format": "COMPLETE", "unexpected_index_column_names": ["agency_code"]})
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        raise RuntimeError(result.exception_info.get("exception_message"))
-    return {row["agency_code"] for row in result.result.get("unexpected_index_list") or []}
+    Returns, per check, the agencies GX found unexpected (flagged)."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(settings.home))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_or_update_pandas("coordinator")
+    asset = next((a for a in source.assets if a.name == "agencies_per_run"), None) \
+        or source.add_dataframe_asset("agencies_per_run")
+    batch = next((b for b in asset.batch_definitions if b.name == "run_date"), None) \
+        or asset.add_batch_definition_whole_dataframe("run_date")
+    suite = ExpectationSuite(name="coordinator_checks", meta={"source": str(SUITE_FILE)})
+    for expectation in expectations:
+        suite.add_expectation_configuration(ExpectationConfiguration(
+            type=expectation["type"], kwargs=expectation["kwargs"], meta=expectation.get("meta")))
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name="coordinator_checks", data=batch, suite=suite))
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name="lapor_nightly", validation_definitions=[definition],
+        actions=[UpdateDataDocsAction(name="update_data_docs")],
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["agency_code"]}))
+    result = checkpoint.run(batch_parameters={"dataframe": table},
+                            run_id=RunIdentifier(run_name=f"lapor_nightly {day.isoformat()}"))
+    flagged: dict[str, set[str]] = {}
+    for run in result.run_results.values():
+        for outcome in run.results:
+            column = outcome.expectation_config.kwargs["column"]
+            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+                raise RuntimeError(f"{column}: {outcome.exception_info.get('exception_message')}")
+            flagged[column] = {row["agency_code"] for row in outcome.result.get("unexpected_index_list") or []}
+    return flagged
+
+
+def data_docs_index(settings: Settings) -> Path:
+    return settings.home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def run_checks(url: str, settings: Settings, day: date) -> dict:
     """Run every check for day D and replace D's rows in `quality.check_results`."""
     from lapor.warehouse import connect
 
+    import pandas as pd
+
     results: list[tuple] = []
     summary: dict[str, list[str]] = {}
     with connect(url) as conn:
         agencies = _agencies(conn)
-        for expectation in load_suite():
-            meta = expectation["meta"]
-            name, severity = meta["check_name"], meta["severity"]
+        findings: dict[str, dict[str, Finding]] = {}
+        errors: dict[str, str] = {}
+        suite = load_suite()
+        for expectation in suite:
+            name = expectation["meta"]["check_name"]
             try:
-                findings = QUERIES[name](conn, day, settings)
-                conn.rollback()
-                flagged = _validate(name, expectation, {a: a in findings and findings[a].flagged for a in agencies})
+                findings[name] = QUERIES[name](conn, day, settings)
             except Exception as exc:  # recorded, never silently passed
-                conn.rollback()
                 log.exception("check %s could not run", name)
-                reason = f"the check could not run: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
-                results += [(day, name, a, False, "error", reason, Jsonb({"error": reason})) for a in agencies]
+                errors[name] = f"the check could not run: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            conn.rollback()
+        ran = [e for e in suite if e["meta"]["check_name"] in findings]
+        table = pd.DataFrame({"agency_code": agencies, **{
+            e["meta"]["check_name"]: [a in findings[e["meta"]["check_name"]] for a in agencies] for e in ran}})
+        try:
+            flagged = _validate(settings, day, ran, table) if ran else {}
+        except Exception as exc:
+            log.exception("Great Expectations could not validate the checks")
+            for e in ran:
+                errors[e["meta"]["check_name"]] = f"the validation could not run: {type(exc).__name__}: {exc}"
+            flagged = {}
+        for expectation in suite:
+            name, severity = expectation["meta"]["check_name"], expectation["meta"]["severity"]
+            if name in errors:
+                results += [(day, name, a, False, "error", errors[name], Jsonb({"error": errors[name]}))
+                            for a in agencies]
                 summary[name] = ["error"]
                 continue
-            summary[name] = sorted(flagged)
+            summary[name] = sorted(flagged.get(name, set()))
             for agency in agencies:
-                finding = findings.get(agency)
-                if agency in flagged and finding:
+                finding = findings[name].get(agency)
+                if agency in flagged.get(name, set()) and finding:
                     results.append((day, name, agency, False, severity, finding.details, Jsonb(finding.facts)))
                 else:
                     results.append((day, name, agency, True, severity, "ok", Jsonb({})))
@@ -245,4 +292,4 @@ def run_checks(url: str, settings: Settings, day: date) -> dict:
             ) as copy:
                 for row in results:
                     copy.write_row(row)
-    return {"run_date": day.isoformat(), "flagged": summary}
+    return {"run_date": day.isoformat(), "flagged": summary, "data_docs": str(data_docs_index(settings))}
