@@ -20,11 +20,45 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import os
+
 import pendulum
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 WIB = "Asia/Jakarta"
+SMTP_CONN_ID = "smtp_alerts"
+
+# When the run itself fails, the coordinator's operators hear which task and why.
+failure_notice = SmtpNotifier(
+    to=os.environ.get("LAPOR_OPERATORS_EMAIL") or os.environ.get("LAPOR_COORDINATOR_EMAIL")
+    or "koordinator.lapor@diskominfo.jatim.example",
+    smtp_conn_id=SMTP_CONN_ID,
+    subject="[LAPOR! Jatim] Proses malam {{ dag.dag_id }} gagal ({{ ds }})",
+    html_content=(
+        "<p>Proses malam <b>{{ dag.dag_id }}</b> untuk tanggal {{ ds }} gagal.</p>"
+        "<p>Tugas: {{ ti.task_id if ti else '-' }}<br>Alasan: {{ reason if reason is defined else '-' }}</p>"
+        "<p>Lihat log di Airflow, lalu jalankan ulang tanggal itu (lapor run --date …).</p>"
+    ),
+)
+
+
+def _smtp_url_from_connection() -> str | None:
+    """The Airflow connection `smtp_alerts`, as an smtp:// URL, when it is defined."""
+    from urllib.parse import quote
+
+    from airflow.sdk import Connection
+
+    try:
+        conn = Connection.get(SMTP_CONN_ID)
+    except Exception:  # not defined: LAPOR_SMTP_URL or the outbox
+        return None
+    extra = conn.extra_dejson or {}
+    scheme = "smtps" if extra.get("ssl") else "smtp"
+    auth = f"{quote(conn.login or '', safe='')}:{quote(conn.password or '', safe='')}@" if conn.login else ""
+    query = "?starttls=true" if extra.get("starttls") else ""
+    return f"{scheme}://{auth}{conn.host}:{conn.port or (465 if scheme == 'smtps' else 25)}{query}"
 
 
 def _run_date() -> str:
@@ -52,6 +86,7 @@ def _exports_dir() -> str | None:
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
     params={"exports_dir": Param(None, type=["null", "string"], description="drop folder (default LAPOR_EXPORTS_DIR)")},
     tags=["lapor", "sp4n-lapor", "jatim"],
+    on_failure_callback=failure_notice,
 )
 def lapor_nightly():
     @task
@@ -64,7 +99,9 @@ def lapor_nightly():
     def agencies(prepared: dict) -> list[str]:
         return prepared["agencies"]
 
-    @task(max_active_tis_per_dag=8, retries=2, retry_delay=timedelta(seconds=30))
+    # The pool `lapor_sources` bounds how many agencies are fetched and loaded at once across
+    # every run and worker (created by the compose init service; size LAPOR_SOURCES_POOL_SLOTS).
+    @task(pool="lapor_sources", max_active_tis_per_dag=8, retries=2, retry_delay=timedelta(seconds=30))
     def ingest_agency(agency_code: str) -> dict:
         from lapor import pipeline
 
@@ -89,7 +126,7 @@ def lapor_nightly():
     def alert() -> dict:
         from lapor import pipeline
 
-        return pipeline.alert(_run_date())
+        return pipeline.alert(_run_date(), smtp_url=_smtp_url_from_connection())
 
     @task(trigger_rule="all_done", retries=1)
     def report() -> str:

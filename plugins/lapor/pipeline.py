@@ -120,12 +120,18 @@ def check(run_date: str | date, settings: Settings | None = None) -> dict:
     return run_checks(warehouse_url(settings), settings, _day(run_date))
 
 
-def alert(run_date: str | date, settings: Settings | None = None) -> dict:
+def alert(run_date: str | date, settings: Settings | None = None, smtp_url: str | None = None) -> dict:
+    """E-mail the day's findings; `smtp_url` (from the Airflow connection `smtp_alerts`) wins
+    over LAPOR_SMTP_URL."""
+    import dataclasses
+
     from lapor.alerts import compose_messages, deliver
     from lapor.report import report_path
     from lapor.warehouse import connect, warehouse_url
 
     settings = settings or Settings.from_env()
+    if smtp_url:
+        settings = dataclasses.replace(settings, smtp_url=smtp_url)
     day = _day(run_date)
     report_url = (f"{settings.report_base_url.rstrip('/')}/{report_path(settings, day).name}"
                   if settings.report_base_url else report_path(settings, day).as_uri())

@@ -19,6 +19,7 @@ from typing import Iterator
 from lapor.settings import DAGS_DIR, Settings
 
 DAG_ID = "lapor_nightly"
+POOL = "lapor_sources"
 log = logging.getLogger(__name__)
 
 
@@ -61,14 +62,17 @@ def ensure_metadata_db(settings: Settings) -> None:
     """`airflow db migrate` once per Airflow version (about 6 s the first time)."""
     from importlib.metadata import version
 
-    marker = Path(os.environ["AIRFLOW_HOME"]) / f".migrated-{version('apache-airflow-core')}"
+    marker = Path(os.environ["AIRFLOW_HOME"]) / f".migrated-{version('apache-airflow-core')}-pool"
     if marker.exists():
         return
     airflow_bin = Path(sys.executable).with_name("airflow")
-    command = [str(airflow_bin) if airflow_bin.exists() else "airflow", "db", "migrate"]
-    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
-    if result.returncode != 0:
-        raise RunError(f"airflow db migrate failed:\n{result.stderr[-3000:]}")
+    airflow = str(airflow_bin) if airflow_bin.exists() else "airflow"
+    for command in ([airflow, "db", "migrate"],
+                    [airflow, "pools", "set", POOL, os.environ.get("LAPOR_SOURCES_POOL_SLOTS", "8"),
+                     "agencies fetched and loaded at once"]):
+        result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+        if result.returncode != 0:
+            raise RunError(f"{' '.join(command[1:3])} failed:\n{result.stderr[-3000:]}")
     marker.write_text("ok\n")
 
 
