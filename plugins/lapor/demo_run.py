@@ -26,6 +26,7 @@ def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:
 def summary_text(settings: Settings, days: list[date]) -> str:
     from lapor.quality.checks import data_docs_index
     from lapor.report import report_path
+    from lapor.transform import docs_index
     from lapor.warehouse import bi_reader_url, connect, redact, warehouse_url
 
     url = warehouse_url(settings)
@@ -68,6 +69,7 @@ def summary_text(settings: Settings, days: list[date]) -> str:
         f"  alert e-mails:        {settings.smtp_url or settings.outbox_dir}"
         + (f"  ({', '.join(f'{n} via {t}' for t, n in sent)} in total)" if sent else ""),
         f"  data docs (GX):       {data_docs_index(settings)}",
+        f"  dbt docs:             {docs_index(settings)}",
         f"  logs:                 {settings.logs_dir}",
         f"  landing zone:         {settings.landing_dir}",
     ]

@@ -104,12 +104,15 @@ def _record_source_failure(settings: Settings, day: date, agency_code: str, sour
 
 
 def transform(run_date: str | date, settings: Settings | None = None) -> dict:
-    from lapor.transform import build
+    from lapor.transform import build, generate_docs
     from lapor.warehouse import warehouse_url
 
     settings = settings or Settings.from_env()
-    result = build(warehouse_url(settings), settings)
-    return {"run_date": _day(run_date).isoformat(), "dbt": result.command, "success": result.success}
+    url = warehouse_url(settings)
+    result = build(url, settings)
+    docs = generate_docs(url, settings)
+    return {"run_date": _day(run_date).isoformat(), "dbt": result.command, "success": result.success,
+            "docs": str(docs)}
 
 
 def check(run_date: str | date, settings: Settings | None = None) -> dict:

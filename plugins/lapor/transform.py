@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from lapor.settings import DBT_PROJECT_DIR, Settings
@@ -67,3 +69,20 @@ def build(url: str, settings: Settings) -> DbtResult:
     if not result.success:
         raise TransformError("dbt build failed:\n" + "\n".join(result.failures))
     return result
+
+
+def docs_index(settings: Settings) -> Path:
+    return settings.reports_dir / "dbt-docs" / "index.html"
+
+
+def generate_docs(url: str, settings: Settings) -> Path:
+    """`dbt docs generate --static`, published beside the reports as one self-contained page."""
+    result = run_dbt(["docs", "generate", "--static"], url, settings)
+    if not result.success:
+        raise TransformError("dbt docs generate failed:\n" + "\n".join(result.failures))
+    target = docs_index(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    shutil.copyfile(settings.dbt_dir / "target" / "static_index.html", tmp)
+    tmp.replace(target)
+    return target

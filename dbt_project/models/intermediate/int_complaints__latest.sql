@@ -65,7 +65,10 @@ select
     ---------- flags
     latest.is_supervisory,
     latest.is_confidential,
-    latest.is_anonymous
+    latest.is_anonymous,
+
+    ---------- the reporter, pseudonymous
+    latest.reporter_key
 from latest
 left join reported_followups
     on latest.tracking_id = reported_followups.tracking_id

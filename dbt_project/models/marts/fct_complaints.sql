@@ -47,6 +47,9 @@ select
     is_confidential,
     is_anonymous,
 
+    ---------- the reporter, pseudonymous
+    reporter_key,
+
     ---------- durations (working days)
     working_days_to_disposition,
     working_days_to_first_followup,

@@ -4,6 +4,10 @@ source as (
     select * from {{ source('raw', 'complaints') }}
 ),
 
+salt as (
+    select value as reporter_salt from {{ source('ref', 'secrets') }} where name = 'reporter_salt'
+),
+
 renamed as (
     select
         ---------- ids
@@ -30,11 +34,28 @@ renamed as (
         ---------- flags
         is_confidential,
         is_anonymous,
-        is_supervisory
+        is_supervisory,
+
+        ---------- the reporter, pseudonymous: a salted hash of e-mail, else phone, else name
+        -- (empty for anonymous reports), to count repeat reporters without seeing them
+        case
+            when coalesce(is_anonymous, false) then null
+            else encode(sha256(convert_to(
+                (select reporter_salt from salt) || '|' || reporter_identity, 'UTF8')), 'hex')
+        end as reporter_key
 
         -- not passed on: title, content, reporter_name, reporter_phone, reporter_email,
         -- extra and original (personal data and complaint text stay in the raw layer)
-    from source
+    from (
+        select
+            *,
+            coalesce(
+                nullif(lower(trim(reporter_email)), ''),
+                nullif(regexp_replace(regexp_replace(coalesce(reporter_phone, ''), '[^0-9]', '', 'g'), '^62', '0'), ''),
+                nullif(lower(regexp_replace(trim(reporter_name), '\s+', ' ', 'g')), '')
+            ) as reporter_identity
+        from source
+    ) as with_identity
 )
 
 select * from renamed

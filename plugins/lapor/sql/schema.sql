@@ -16,6 +16,16 @@ create table if not exists ref.agencies (
     source_url   text
 );
 
+-- Secrets the models need, written once: `reporter_salt` makes `fct_complaints.reporter_key`
+-- a salted hash, so analysts can count repeat reporters without seeing who they are.
+create table if not exists ref.secrets (
+    name   text primary key,
+    value  text not null
+);
+insert into ref.secrets (name, value)
+values ('reporter_salt', replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''))
+on conflict (name) do nothing;
+
 -- Every day 2019-2030: weekends, national holidays and cuti bersama (PyPI `holidays`).
 -- Whether cuti bersama is a working day is policy, applied in dbt (`dim_date`).
 create table if not exists ref.calendar (
