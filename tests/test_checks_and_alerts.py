@@ -169,6 +169,29 @@ def test_validation_results_are_published_as_data_docs(crafted):
     assert any("coordinator_checks" in p.read_text(errors="replace") for p in validations)
 
 
+def test_warehouse_suites_pass_on_clean_marts_and_a_broken_mart_reaches_the_digest(crafted):
+    from lapor import pipeline
+
+    settings, url, mailbox = crafted
+    with psycopg.connect(url) as conn:
+        results = conn.execute("select suite, success from quality.suite_results where run_date = %s", (D,)).fetchall()
+    assert {s for s, _ in results} >= {"raw_complaints", "marts_backlog_daily", "marts_agency_scorecard"}
+    assert all(ok for _, ok in results)
+    with psycopg.connect(url) as conn:
+        conn.execute("update marts.agency_scorecard set completion_rate = 150 where as_of_date = %s "
+                     "and agency_code = '35.05'", (D,))
+    mailbox.clear()
+    pipeline.check(D, settings)
+    pipeline.alert(D, settings)
+    with psycopg.connect(url) as conn:
+        failed = conn.execute("select suite, target from quality.suite_results where run_date = %s and not success",
+                              (D,)).fetchall()
+    assert failed == [("marts_agency_scorecard", "completion_rate")]
+    (digest,) = [m for rcpts, m in mailbox.messages if rcpts == [settings.coordinator_email]]
+    assert "uji kualitas data gagal" in digest["Subject"]
+    assert "marts_agency_scorecard" in body(digest)
+
+
 def test_a_check_that_cannot_run_is_reported_not_passed(crafted, monkeypatch):
     """Runs last: it leaves the run's check results broken on purpose."""
     from lapor import pipeline

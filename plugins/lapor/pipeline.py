@@ -117,10 +117,14 @@ def transform(run_date: str | date, settings: Settings | None = None) -> dict:
 
 def check(run_date: str | date, settings: Settings | None = None) -> dict:
     from lapor.quality.checks import run_checks
+    from lapor.quality.suites import run_suites
     from lapor.warehouse import warehouse_url
 
     settings = settings or Settings.from_env()
-    return run_checks(warehouse_url(settings), settings, _day(run_date))
+    url = warehouse_url(settings)
+    outcome = run_checks(url, settings, _day(run_date))
+    outcome["suites"] = run_suites(url, settings, _day(run_date))
+    return outcome
 
 
 def alert(run_date: str | date, settings: Settings | None = None, smtp_url: str | None = None) -> dict:

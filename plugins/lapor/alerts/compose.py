@@ -101,6 +101,9 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
            order by p.agency_code, p.check_name""",
         {"d": run_date},
     ).fetchall()
+    suite_failures = [{"suite": r[0], "expectation": r[1], "target": r[2]} for r in conn.execute(
+        """select suite, expectation, target from quality.suite_results
+           where run_date = %s and not success order by suite, expectation, target""", (run_date,))]
     errors: dict[str, dict] = {}
     agencies: dict[str, dict] = {}
     for check, code, name, email, severity, details, facts, was_flagged in rows:
@@ -120,10 +123,12 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
 
     env = _environment()
     messages: list[Message] = []
-    if ordered or errors:
+    if ordered or errors or suite_failures:
         subject = (f"[LAPOR! Jatim] Pemantauan {tanggal(run_date)}: {len(ordered)} instansi perlu ditindaklanjuti"
-                   + (f", {len(errors)} pemeriksaan gagal" if errors else ""))
+                   + (f", {len(errors)} pemeriksaan gagal" if errors else "")
+                   + (f", {len(suite_failures)} uji kualitas data gagal" if suite_failures else ""))
         context = {"run_date": run_date, "agencies": ordered, "errors": list(errors.values()),
+                   "suite_failures": suite_failures,
                    "resolved": [{"check_name": c, "agency_code": a, "agency_name": n} for c, a, n in resolved],
                    "report_url": report_url, "subject": subject}
         messages.append(Message(
@@ -132,7 +137,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
             None, run_date,
             _key(run_date, settings.coordinator_email, "digest",
                  [ordered and [(a["agency_code"], [(f["check_name"], f["details"]) for f in a["findings"]])
-                               for a in ordered], sorted(errors)])))
+                               for a in ordered], sorted(errors), suite_failures])))
     for entry in ordered:
         if not entry["admin_email"]:
             continue

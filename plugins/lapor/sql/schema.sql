@@ -188,6 +188,17 @@ create table if not exists quality.alerts_sent (
     sent_at          timestamptz not null default now()
 );
 
+-- The warehouse's own data-quality suites (expectations/*.json other than the coordinator's).
+create table if not exists quality.suite_results (
+    run_date     date not null,
+    suite        text not null,
+    expectation  text not null,
+    target       text not null,
+    success      boolean not null,
+    result       jsonb not null
+);
+create index if not exists suite_results_run_idx on quality.suite_results (run_date);
+
 -- Which finding was told to whom on which run, so the same finding is repeated to an agency
 -- only as a reminder, LAPOR_REMINDER_DAYS after it was last sent.
 create table if not exists quality.alert_findings (

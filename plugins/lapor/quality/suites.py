@@ -1,0 +1,94 @@
+"""The warehouse's own data-quality suites (raw loads and marts), run by a GX checkpoint.
+
+Unlike the coordinator's checks these judge the pipeline, not an agency: a failure means a
+load or a model produced something impossible (a status no one knows, a backlog whose
+counts do not add up, a rate above 100). Outcomes go to `quality.suite_results`, to the Data
+Docs site under `LAPOR_HOME/gx`, and, when one fails, to the coordinator's digest.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+
+from psycopg.types.json import Jsonb
+
+from lapor.settings import EXPECTATIONS_DIR, Settings
+
+log = logging.getLogger(__name__)
+SUITES = ["raw_complaints", "marts_backlog_daily", "marts_agency_scorecard", "marts_resolution_monthly",
+          "marts_complaints"]
+
+
+def _jsonb(value: dict) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: json.dumps(v, default=str))
+
+
+def _kwargs(kwargs: dict, agencies: int) -> dict:
+    return {k: (agencies if v == "{agencies}" else v) for k, v in kwargs.items()}
+
+
+def _summary(result) -> dict:
+    keep = ("observed_value", "element_count", "unexpected_count", "unexpected_percent", "partial_unexpected_list")
+    return {k: v for k, v in (result.result or {}).items() if k in keep and v is not None}
+
+
+def run_suites(url: str, settings: Settings, day: date) -> dict:
+    """Validate every suite for day D; replace D's rows in `quality.suite_results`."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    from lapor.warehouse import connect
+
+    with connect(url) as conn:
+        agencies = conn.execute("select count(*) from ref.agencies").fetchone()[0]
+    rows: list[tuple] = []
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(settings.home))
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = context.data_sources.add_or_update_postgres(
+            "warehouse", connection_string=url.replace("postgresql://", "postgresql+psycopg2://", 1))
+        definitions = []
+        for name in SUITES:
+            spec = json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
+            asset = source.add_query_asset(name, query=spec["meta"]["query"].format(run_date=day.isoformat()))
+            batch = asset.add_batch_definition_whole_table("run_date")
+            suite = ExpectationSuite(name=name, meta={"description": spec["meta"]["description"]})
+            for e in spec["expectations"]:
+                suite.add_expectation_configuration(ExpectationConfiguration(
+                    type=e["type"], kwargs=_kwargs(e["kwargs"], agencies), meta=e.get("meta")))
+            suite = context.suites.add_or_update(suite)
+            definitions.append(context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=name, data=batch, suite=suite)))
+        checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+            name="warehouse_suites", validation_definitions=definitions,
+            actions=[UpdateDataDocsAction(name="update_data_docs")], result_format={"result_format": "SUMMARY"}))
+        result = checkpoint.run(run_id=RunIdentifier(run_name=f"lapor_nightly {day.isoformat()}"))
+        for run in result.run_results.values():
+            suite_name = run.suite_name
+            for outcome in run.results:
+                config = outcome.expectation_config
+                error = (outcome.exception_info or {}).get("exception_message") \
+                    if (outcome.exception_info or {}).get("raised_exception") else None
+                target = config.kwargs.get("column") or ", ".join(
+                    str(config.kwargs.get(k)) for k in ("column_A", "column_B", "column_list") if config.kwargs.get(k))
+                rows.append((day, suite_name, config.type, target or "table", bool(outcome.success) and not error,
+                             _jsonb({"error": error} if error else _summary(outcome))))
+    except Exception as exc:  # reported, never silently passed
+        log.exception("the warehouse suites could not run")
+        rows = [(day, name, "suite", "could not run", False,
+                 _jsonb({"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"}))
+                for name in SUITES]
+    with connect(url) as conn, conn.transaction():
+        conn.execute("delete from quality.suite_results where run_date = %s", (day,))
+        with conn.cursor().copy("copy quality.suite_results (run_date, suite, expectation, target, success, result) "
+                                "from stdin") as copy:
+            for row in rows:
+                copy.write_row(row)
+    failed = [f"{r[1]}: {r[2]} ({r[3]})" for r in rows if not r[4]]
+    return {"expectations": len(rows), "failed": failed}
