@@ -1,6 +1,11 @@
 """The nightly HTML report (Bahasa Indonesia), written under `LAPOR_HOME/reports/`.
 
-Self-contained (no network needed to open it). Reads the warehouse, never the files.
+    reports/laporan-<D>.html           the province overview (`report_path`)
+    reports/<D>/agency-<35_05>.html    one page per agency, linked from the overview
+    reports/index.html                 a copy of the latest day's overview
+
+Self-contained: charts are inline SVG, styles inline, no script and no network needed to
+open, forward or print it. Reads the warehouse, never the files.
 """
 from __future__ import annotations
 
@@ -8,71 +13,92 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from lapor.alerts.compose import angka, tanggal
+from lapor.report import charts
+from lapor.report.data import ReportData, load
+from lapor.report.formatting import (angka, bulan, bulan_singkat, persen, selisih, tanggal,
+                                     tanggal_singkat)
 from lapor.settings import Settings
 
-CHECK_LABELS = {
-    "export_unreadable": "Ekspor tidak terbaca",
-    "export_missing": "Ekspor tidak diterima",
-    "followup_report_missing": "Laporan tindak lanjut belum ada",
-    "followup_overdue": "Tindak lanjut melewati batas",
-    "followup_report_late": "Laporan tindak lanjut terlambat",
-    "sk_missing": "SK belum ada",
-}
+# Completion rate of regional governments in 2020 (SE Mendagri 490/1921/SJ, 18 March 2021; DOMAIN.md).
+NATIONAL_COMPLETION_RATE_2020 = 69.78
+
+__all__ = ["write_report", "report_path", "agency_page_path", "key_chart_png_or_svg", "render"]
 
 
 def report_path(settings: Settings, day: date) -> Path:
     return settings.reports_dir / f"laporan-{day.isoformat()}.html"
 
 
-def _rows(conn: psycopg.Connection, sql: str, params: dict) -> list[dict]:
-    cur = conn.execute(sql, params)
-    names = [c.name for c in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+def agency_page_path(settings: Settings, day: date, agency_code: str) -> Path:
+    return settings.reports_dir / day.isoformat() / f"agency-{agency_code.replace('.', '_')}.html"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([PackageLoader("lapor.report", "templates"), PackageLoader("lapor.alerts", "templates")]),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2", "svg")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(tanggal=tanggal, tanggal_singkat=tanggal_singkat, angka=angka, persen=persen,
+                       selisih=selisih, bulan=bulan, bulan_singkat=bulan_singkat,
+                       age_row=lambda agency: (agency.code, agency.name, agency.ages))
+    env.globals.update(geom=charts, OKABE_ITO=charts.OKABE_ITO, AGE_BUCKETS=charts.AGE_BUCKETS,
+                       national_rate=NATIONAL_COMPLETION_RATE_2020)
+    return env
+
+
+def render(data: ReportData, settings: Settings) -> dict[str, str]:
+    """The report's pages: {"overview": html, "<agency_code>": html, ...}."""
+    env = _environment()
+    common = {"data": data, "day": data.day, "p": data.province, "sla_days": settings.followup_sla_working_days,
+              "due_day": settings.followup_due_working_day,
+              "overview_name": f"laporan-{data.day.isoformat()}.html", "pages_dir": data.day.isoformat()}
+    pages = {"overview": env.get_template("report.html.j2").render(common)}
+    by_code = sorted(data.agencies, key=lambda a: a.code)
+    for i, agency in enumerate(by_code):
+        pages[agency.code] = env.get_template("agency.html.j2").render(
+            common, a=agency, previous=by_code[i - 1] if i else None,
+            next=by_code[i + 1] if i + 1 < len(by_code) else None)
+    return pages
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _latest_reported_day(settings: Settings) -> date | None:
+    days = []
+    for path in settings.reports_dir.glob("laporan-*.html"):
+        try:
+            days.append(date.fromisoformat(path.stem.removeprefix("laporan-")))
+        except ValueError:
+            continue
+    return max(days, default=None)
 
 
 def write_report(conn: psycopg.Connection, settings: Settings, day: date) -> Path:
-    params = {"d": day}
-    scorecard = _rows(conn, """
-        select s.*, a.agency_name, b.open_from_prior_years
-        from marts.agency_scorecard s join marts.dim_agency a using (agency_code)
-        left join marts.fct_backlog_daily b on b.agency_code = s.agency_code and b.as_of_date = s.as_of_date
-        where s.as_of_date = %(d)s order by s.rank, s.agency_code""", params)
-    periods = [r["period"] for r in _rows(conn, """
-        select distinct period from marts.fct_followup_reports
-        where period <= %(d)s order by period desc limit 6""", params)][::-1]
-    grid_rows = _rows(conn, """
-        select f.agency_code, a.agency_name, f.period, f.report_status
-        from marts.fct_followup_reports f join marts.dim_agency a using (agency_code)
-        where f.period = any(%(p)s) order by f.agency_code, f.period""", {"p": periods})
-    grid: dict[str, dict] = {}
-    for r in grid_rows:
-        grid.setdefault(r["agency_code"], {"agency_name": r["agency_name"], "cells": {}})["cells"][r["period"]] = \
-            r["report_status"]
-    findings = _rows(conn, """
-        select r.agency_code, a.agency_name, r.check_name, r.severity, r.details
-        from quality.check_results r join ref.agencies a using (agency_code)
-        where r.run_date = %(d)s and not r.passed order by r.agency_code, r.check_name""", params)
-    totals = {
-        "received": sum(r["received_ytd"] or 0 for r in scorecard),
-        "completed": sum(r["completed_ytd"] or 0 for r in scorecard),
-        "open": sum(r["open_complaints"] or 0 for r in scorecard),
-        "prior": sum(r["open_from_prior_years"] or 0 for r in scorecard),
-    }
-    totals["rate"] = 100.0 * totals["completed"] / totals["received"] if totals["received"] else None
-    env = Environment(loader=PackageLoader("lapor.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    env.filters["tanggal"] = tanggal
-    env.filters["angka"] = angka
-    html = env.get_template("report.html.j2").render(
-        day=day, scorecard=scorecard, periods=periods, grid=grid, findings=findings, totals=totals,
-        labels=CHECK_LABELS, national_rate=69.78)
+    """Write the day's overview and agency pages; `reports/index.html` follows the latest day."""
+    pages = render(load(conn, day), settings)
+    for code, html in pages.items():
+        if code != "overview":
+            _write(agency_page_path(settings, day, code), html)
     path = report_path(settings, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    latest = settings.reports_dir / "index.html"
-    latest.write_text(html, encoding="utf-8")
+    _write(path, pages["overview"])
+    latest = _latest_reported_day(settings)
+    if latest is None or day >= latest:
+        _write(settings.reports_dir / "index.html", pages["overview"])
     return path
+
+
+def key_chart_png_or_svg(conn: psycopg.Connection, settings: Settings, day: date) -> str:
+    """The province backlog trend (the overview's key chart) as a standalone SVG document, for
+    the digest e-mail to carry inline."""
+    data = load(conn, day)
+    return _environment().get_template("key_chart.svg.j2").render(data=data, day=day, p=data.province)

@@ -52,7 +52,7 @@ def nice_ticks(maximum: float, count: int = 5) -> list[float]:
 @dataclass
 class Line:
     key: str
-    values: list[float]
+    values: list[float | None]
     path: str
     colour: str
     dash: str | None
@@ -79,12 +79,25 @@ class LineLayout:
     year_marks: list[tuple[date, float]] = field(default_factory=list)
 
 
-def line_chart(dates: Sequence[date], series: Sequence[tuple[str, Sequence[float]]], width: int = 760,
+def _path(points: Sequence[tuple[float, float] | None]) -> str:
+    """SVG path data through the points; a None breaks the line."""
+    parts, pen_down = [], False
+    for point in points:
+        if point is None:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{_r(point[0])} {_r(point[1])}")
+        pen_down = True
+    return " ".join(parts)
+
+
+def line_chart(dates: Sequence[date], series: Sequence[tuple[str, Sequence[float | None]]], width: int = 760,
                height: int = 280, label_width: int = 190) -> LineLayout:
-    """Lines over days, y from 0; direct labels at the right end, pushed apart when close."""
-    left, top, right, bottom = 52.0, 16.0, float(width - label_width), float(height - 34)
+    """Lines over days, y from 0, gaps where a value is None; direct labels at each line's last
+    value, pushed apart when close."""
+    left, top, right, bottom = 52.0, 26.0, float(width - label_width), float(height - 34)
     n = max(len(dates), 1)
-    maximum = max((v for _, values in series for v in values), default=0)
+    maximum = max((v for _, values in series for v in values if v is not None), default=0)
     yticks = nice_ticks(maximum)
     y_top = yticks[-1] or 1
 
@@ -97,23 +110,26 @@ def line_chart(dates: Sequence[date], series: Sequence[tuple[str, Sequence[float
     lines = []
     for key, values in series:
         style = LINE_STYLES[key]
-        points = [(x(i), y(v)) for i, v in enumerate(values)] or [(left, bottom)]
-        if len(points) == 1:
-            points = [(left, points[0][1]), (right, points[0][1])]
-        path = "M" + " L".join(f"{_r(px)} {_r(py)}" for px, py in points)
-        lines.append(Line(key, list(values), path, style["colour"], style["dash"], style["marker"], style["width"],
-                          _r(points[-1][0]), _r(points[-1][1]), _r(points[-1][1]),
-                          values[0] if values else 0, values[-1] if values else 0))
-    # keep the end labels at least 30 px apart (two text lines each)
+        known = [(i, v) for i, v in enumerate(values) if v is not None]
+        if not known:
+            continue
+        points = [None if v is None else (x(i), y(v)) for i, v in enumerate(values)]
+        if len(known) == 1:  # one day: a short level stroke, so it shows
+            i, v = known[0]
+            points = [(x(i) - 4, y(v)), (x(i), y(v))]
+        (first_i, first), (last_i, last) = known[0], known[-1]
+        lines.append(Line(key, list(values), _path(points), style["colour"], style["dash"], style["marker"],
+                          style["width"], _r(x(last_i)), _r(y(last)), _r(y(last)), first, last))
+    # keep the end labels at least 30 px apart (two text lines each), inside the plot's height
     ordered = sorted(lines, key=lambda line: line.label_y)
     for above, below in zip(ordered, ordered[1:]):
         if below.label_y - above.label_y < 30:
             below.label_y = _r(above.label_y + 30)
-    for line in reversed(ordered):
-        line.label_y = min(line.label_y, bottom + 12)
-    for upper, lower in zip(ordered[-2::-1], ordered[:0:-1]):
-        if lower.label_y - upper.label_y < 30:
-            upper.label_y = _r(lower.label_y - 30)
+    if ordered and ordered[-1].label_y > bottom + 12:
+        ordered[-1].label_y = bottom + 12
+        for upper, lower in zip(ordered[-2::-1], ordered[:0:-1]):
+            if lower.label_y - upper.label_y < 30:
+                upper.label_y = _r(lower.label_y - 30)
 
     xticks = [(d, _r(x(i))) for i, d in enumerate(dates) if d.day == 1]
     if len(xticks) < 2 and dates:
@@ -130,28 +146,34 @@ class Spark:
     path: str
     end_x: float
     end_y: float
-    first: float
-    last: float
-    peak: float
+    first: float | None
+    last: float | None
+    peak: float | None
 
 
-def sparkline(values: Sequence[float], width: int = 130, height: int = 30) -> Spark:
-    """A small line from 0 to the series' own maximum, with room for the end dot."""
+def sparkline(values: Sequence[float | None], width: int = 130, height: int = 30) -> Spark:
+    """A small line from 0 to the series' own maximum (gaps at None), with room for the end dot."""
     pad = 3.0
-    values = list(values) or [0]
-    if len(values) == 1:
-        values = values * 2
-    peak = max(values)
+    values = list(values) or [None]
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    peak = max((v for _, v in known), default=0)
     top = peak or 1
+    steps = max(len(values) - 1, 1)
 
     def x(i: int) -> float:
-        return pad + (width - 2 * pad) * i / (len(values) - 1)
+        return pad + (width - 2 * pad) * i / steps
 
     def y(v: float) -> float:
         return height - pad - (height - 2 * pad) * v / top
 
-    path = "M" + " L".join(f"{_r(x(i))} {_r(y(v))}" for i, v in enumerate(values))
-    return Spark(width, height, path, _r(x(len(values) - 1)), _r(y(values[-1])), values[0], values[-1], peak)
+    points = [None if v is None else (x(i), y(v)) for i, v in enumerate(values)]
+    if len(known) == 1:
+        i, v = known[0]
+        points = [(x(i) - 3, y(v)), (x(i), y(v))]
+    if not known:
+        return Spark(width, height, "", 0, 0, None, None, None)
+    (_, first), (last_i, last) = known[0], known[-1]
+    return Spark(width, height, _path(points), _r(x(last_i)), _r(y(last)), first, last, peak)
 
 
 @dataclass
@@ -188,8 +210,8 @@ class StackLayout:
 def stacked_bars(rows: Sequence[tuple[str, str, Sequence[float]]], width: int = 760, label_width: int = 210,
                  bar_height: float = 16, gap: float = 7, normalize: bool = False,
                  min_label_width: float = 24) -> StackLayout:
-    """Horizontal stacked bars on a shared scale (or each as 100% when `normalize`)."""
-    left, right, top = float(label_width), float(width - 64), 8.0
+    """Horizontal stacked bars on a shared scale (or each as 100% when `normalize`); a legend row on top."""
+    left, right, top = float(label_width), float(width - 64), 32.0
     maximum = max((sum(values) for _, _, values in rows), default=0)
     ticks = [0, 25, 50, 75, 100] if normalize else nice_ticks(maximum)
     scale_top = 100 if normalize else (ticks[-1] or 1)

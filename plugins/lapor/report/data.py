@@ -1,7 +1,8 @@
 """What the report shows, read from the warehouse (marts and quality results) for one day.
 
-Figures are as of the report's day D, so a day re-rendered later shows what D showed: the
-follow-up grid counts only submissions made by D, the backlog series ends at D.
+Figures are as of the report's day D, so a day re-rendered after later runs still shows D:
+the scorecard and backlog rows of D, the backlog series up to D, the follow-up grid counting
+only reports submitted by D, and the checks recorded for D.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import psycopg
 TREND_DAYS = 90
 GRID_MONTHS = 12
 CHANGE_WINDOWS = (30, 90)
+SEVERITY_RANK = {"error": 0, "high": 1, "medium": 2, "low": 3}
+BACKLOG_COUNTS = ("open_complaints", "unverified", "awaiting_followup", "in_progress", "postponed",
+                  "age_0_5", "age_6_14", "age_15_60", "age_61_plus", "open_from_prior_years")
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: dict) -> list[dict]:
@@ -32,12 +36,12 @@ def add_months(day: date, months: int) -> date:
 
 @dataclass
 class Change:
-    """How a backlog figure moved since an earlier day (clipped to 1 January for prior-year figures)."""
+    """How a backlog figure moved over the `days` before D."""
     days: int
     since: date
+    until: date
     before: int
     now: int
-    clipped: bool
 
     @property
     def delta(self) -> int:
@@ -45,10 +49,7 @@ class Change:
 
     @property
     def per_week(self) -> float:
-        span = (self.delta and (self.now_day - self.since).days) or 0
-        return 7 * self.delta / span if span else 0.0
-
-    now_day: date = field(default=date.min)
+        return 7 * self.delta / self.days
 
 
 @dataclass
@@ -59,10 +60,10 @@ class Agency:
     has_sk: bool
     slug: str
     score: dict                      # agency_scorecard row of D (empty when missing)
-    backlog: dict                    # fct_backlog_daily row of D (empty when missing)
-    open_series: list[int]
-    prior_series: list[int]
-    prior_changes: list[Change]
+    backlog: dict                    # fct_backlog_daily row of D (zeros when missing)
+    open_series: list[int | None]    # per day of ReportData.dates; None after the warehouse's last day
+    prior_series: list[int | None]   # open complaints submitted before 1 January of D's year
+    prior_changes: list[Change | None]
     grid: dict[date, dict]           # period → {status, due_date, submitted_on, working_days_late}
     findings: list[dict]
     overdue: dict | None             # followup_overdue facts of D
@@ -71,6 +72,10 @@ class Agency:
     @property
     def rank(self):
         return self.score.get("rank")
+
+    @property
+    def ages(self) -> list[int]:
+        return [int(self.backlog[k] or 0) for k in BACKLOG_COUNTS[5:9]]
 
 
 @dataclass
@@ -83,24 +88,29 @@ class ReportData:
     checks_ran: bool
     province: dict = field(default_factory=dict)
 
-    def agency(self, code: str) -> Agency:
-        return next(a for a in self.agencies if a.code == code)
+    @property
+    def flagged(self) -> list[Agency]:
+        """Agencies with findings on D: most severe first, then most findings, then by code."""
+        return sorted((a for a in self.agencies if a.findings), key=lambda a: (
+            min(SEVERITY_RANK.get(f["severity"], 9) for f in a.findings), -len(a.findings), a.code))
 
 
 def slug(code: str) -> str:
     return code.replace(".", "_")
 
 
-def _changes(dates: list[date], series: list[int], day: date, clip_to_year: bool) -> list[Change]:
-    out = []
+def _changes(dates: list[date], series: list[int | None], day: date) -> list[Change | None]:
     by_day = dict(zip(dates, series))
+    out: list[Change | None] = []
     for days in CHANGE_WINDOWS:
         since = day - timedelta(days=days)
-        clipped = clip_to_year and since < date(day.year, 1, 1)
-        if clipped:
-            since = date(day.year, 1, 1)
-        out.append(Change(days, since, by_day.get(since, 0), series[-1] if series else 0, clipped, now_day=day))
+        before, now = by_day.get(since), by_day.get(day)
+        out.append(None if before is None or now is None else Change(days, since, day, before, now))
     return out
+
+
+def _sum(columns) -> list[int | None]:
+    return [None if any(v is None for v in col) else sum(col) for col in columns]
 
 
 def load(conn: psycopg.Connection, day: date) -> ReportData:
@@ -163,16 +173,22 @@ def load(conn: psycopg.Connection, day: date) -> ReportData:
             select * from marts.agg_resolution_monthly
             where month between %(resolution_from)s and %(d)s order by agency_code, month""", params):
         resolution.setdefault(r["agency_code"], []).append(r)
+    horizon = conn.execute("select max(as_of_date) from marts.fct_backlog_daily where as_of_date <= %(d)s",
+                           params).fetchone()[0] or start - timedelta(days=1)
 
     out = []
     for a in agencies:
         code = a["agency_code"]
         known = series.get(code, {})
-        open_series = [known.get(d, (0, 0))[0] for d in dates]
-        prior_series = [known.get(d, (0, 0))[1] for d in dates]
+        # before an agency's first day nothing was open (0); after the warehouse's last day nothing is known (None)
+        open_series = [None if d > horizon else known.get(d, (0, 0))[0] for d in dates]
+        # One cohort over the whole window, even across New Year: complaints submitted before 1 January of D's
+        # year. On a day of an earlier year every open complaint belongs to it.
+        prior_series = [None if d > horizon else known.get(d, (0, 0))[0 if d.year < day.year else 1] for d in dates]
         out.append(Agency(
-            code, a["agency_name"], a["agency_type"], a["has_sk"], slug(code), a["score"] or {}, a["backlog"] or {},
-            open_series, prior_series, _changes(dates, prior_series, day, clip_to_year=True),
+            code, a["agency_name"], a["agency_type"], a["has_sk"], slug(code), a["score"] or {},
+            {**dict.fromkeys(BACKLOG_COUNTS, 0), **(a["backlog"] or {})},
+            open_series, prior_series, _changes(dates, prior_series, day),
             grid.get(code, {}), findings.get(code, []), overdue.get(code), resolution.get(code, [])))
 
     data = ReportData(day, dates, periods, out, list(errors.values()), checks_ran)
@@ -188,10 +204,10 @@ def _province(data: ReportData) -> dict:
     scores = [a.score for a in data.agencies]
     backlogs = [a.backlog for a in data.agencies]
     received, completed = total(scores, "received_ytd"), total(scores, "completed_ytd")
-    open_series = [sum(col) for col in zip(*(a.open_series for a in data.agencies))] or [0]
-    prior_series = [sum(col) for col in zip(*(a.prior_series for a in data.agencies))] or [0]
-    statuses = ("unverified", "awaiting_followup", "in_progress", "postponed")
-    ages = ("age_0_5", "age_6_14", "age_15_60", "age_61_plus")
+    open_series = _sum(zip(*(a.open_series for a in data.agencies))) or [None] * len(data.dates)
+    prior_series = _sum(zip(*(a.prior_series for a in data.agencies))) or [None] * len(data.dates)
+    statuses = BACKLOG_COUNTS[1:5]
+    ages = BACKLOG_COUNTS[5:9]
     return {
         "has_data": any(scores),
         "received": received,
@@ -203,8 +219,8 @@ def _province(data: ReportData) -> dict:
         "ages": {k: total(backlogs, k) for k in ages},
         "open_series": open_series,
         "prior_series": prior_series,
-        "open_changes": _changes(data.dates, open_series, data.day, clip_to_year=False),
-        "prior_changes": _changes(data.dates, prior_series, data.day, clip_to_year=True),
+        "open_changes": _changes(data.dates, open_series, data.day),
+        "prior_changes": _changes(data.dates, prior_series, data.day),
         "overdue_total": sum(int(a.overdue["count"]) for a in data.agencies if a.overdue),
         "overdue_agencies": sum(1 for a in data.agencies if a.overdue),
         "missing_reports": [(a, p) for a in data.agencies for p, cell in sorted(a.grid.items())
