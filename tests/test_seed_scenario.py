@@ -109,7 +109,8 @@ def test_digest_to_coordinator_and_message_to_blitar(seed_run):
     text = digest.get_body(preferencelist=("plain",)).get_content()
     assert "Kabupaten Blitar (35.05)" in text
     assert "April 2021" in text
-    assert digest.get_body(preferencelist=("html",)) is not None
+    html = digest.get_body(preferencelist=("html",)).get_content()
+    assert "<svg" in html and "laporan-2021-05-27.html" in html  # the key chart inline, a link to the report
 
     from lapor.registry import load_registry
 
@@ -118,13 +119,14 @@ def test_digest_to_coordinator_and_message_to_blitar(seed_run):
     to_blitar = [m for rcpts, m in messages if blitar_admin in rcpts]
     assert len(to_blitar) == 1
     body = to_blitar[0].get_body(preferencelist=("plain",)).get_content()
-    assert "April 2021" in body and "belum diterima" in body
+    assert "Laporan hasil tindak lanjut belum disampaikan" in body and "April 2021" in body
     # no other agency is told about a missing follow-up report
     for rcpts, message in messages:
         if blitar_admin in rcpts or settings.coordinator_email in rcpts:
             continue
         assert all(r in admins for r in rcpts)
-        assert "belum diterima" not in message.get_body(preferencelist=("plain",)).get_content()
+        assert "Laporan hasil tindak lanjut belum disampaikan" not in \
+            message.get_body(preferencelist=("plain",)).get_content()
 
 
 def test_second_run_of_the_same_date_changes_no_mart_and_sends_nothing(seed_run, warehouse):

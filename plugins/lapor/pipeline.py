@@ -133,7 +133,7 @@ def alert(run_date: str | date, settings: Settings | None = None, smtp_url: str 
     import dataclasses
 
     from lapor.alerts import compose_messages, deliver
-    from lapor.report import report_path
+    from lapor.report import key_chart_png_or_svg, report_path
     from lapor.warehouse import connect, warehouse_url
 
     settings = settings or Settings.from_env()
@@ -143,7 +143,12 @@ def alert(run_date: str | date, settings: Settings | None = None, smtp_url: str 
     report_url = (f"{settings.report_base_url.rstrip('/')}/{report_path(settings, day).name}"
                   if settings.report_base_url else report_path(settings, day).as_uri())
     with connect(warehouse_url(settings), autocommit=True) as conn:
-        messages = compose_messages(conn, settings, day, report_url=report_url)
+        try:
+            key_chart = key_chart_png_or_svg(conn, settings, day)
+        except Exception:  # the digest goes out without its chart rather than not at all
+            log.exception("the key chart for the digest could not be drawn")
+            key_chart = None
+        messages = compose_messages(conn, settings, day, report_url=report_url, key_chart=key_chart)
         return {"run_date": day.isoformat(), **deliver(conn, settings, messages)}
 
 

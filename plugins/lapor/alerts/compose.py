@@ -78,7 +78,8 @@ def _key(run_date: date, recipient: str, kind: str, payload: object) -> str:
 
 
 def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: date,
-                     report_url: str | None = None) -> list[Message]:
+                     report_url: str | None = None, key_chart: str | None = None) -> list[Message]:
+    """The digest (with the report's key chart inline, when given) and the agency messages."""
     rows = conn.execute(
         """select r.check_name, r.agency_code, a.agency_name, a.admin_email, r.severity, r.details, r.facts,
                   exists (select 1 from quality.check_results p
@@ -130,7 +131,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
         context = {"run_date": run_date, "agencies": ordered, "errors": list(errors.values()),
                    "suite_failures": suite_failures,
                    "resolved": [{"check_name": c, "agency_code": a, "agency_name": n} for c, a, n in resolved],
-                   "report_url": report_url, "subject": subject}
+                   "report_url": report_url, "subject": subject, "key_chart": key_chart}
         messages.append(Message(
             "digest", settings.coordinator_email, subject,
             env.get_template("digest.txt.j2").render(context), env.get_template("digest.html.j2").render(context),
