@@ -1,0 +1,37 @@
+-- One PostgreSQL 16 server, three databases, one owner role each, and the BI role:
+--   airflow   Airflow's metadata (and the Celery result backend)   owner airflow
+--   lapor     the warehouse: raw, ref, quality, marts              owner lapor
+--   metabase  Metabase's own application database                  owner metabase
+--   bi_reader read-only on marts (the pipeline grants it on every run), nothing else
+--
+-- Run by docker/postgres/initdb.sh when the postgres volume is first created, with the
+-- passwords from .env as psql variables. Safe to run again (every statement checks or
+-- overwrites): rotating a database password is re-running it, see docs/operations.md.
+\set ON_ERROR_STOP on
+
+select format('create role %I login', name)
+  from (values ('airflow'), ('lapor'), ('bi_reader'), ('metabase')) as roles(name)
+ where not exists (select from pg_roles where rolname = name)
+\gexec
+
+alter role airflow with login password :'airflow_password';
+alter role metabase with login password :'metabase_password';
+alter role bi_reader with login password :'bi_password';
+-- The warehouse owner keeps bi_reader's password in step with LAPOR_BI_PASSWORD on every run
+-- (lapor.warehouse.ensure_schema): PostgreSQL 16 allows that to a CREATEROLE role holding
+-- bi_reader WITH ADMIN OPTION, and to no other non-superuser.
+alter role lapor with login createrole password :'lapor_password';
+grant bi_reader to lapor with admin option;
+
+select format('create database %I owner %I', name, owner)
+  from (values ('airflow', 'airflow'), ('lapor', 'lapor'), ('metabase', 'metabase')) as dbs(name, owner)
+ where not exists (select from pg_database where datname = name)
+\gexec
+
+-- Each role reaches its own database; bi_reader the warehouse only.
+revoke connect on database airflow from public;
+revoke connect on database metabase from public;
+revoke connect on database lapor from public;
+grant connect on database airflow to airflow;
+grant connect on database metabase to metabase;
+grant connect on database lapor to lapor, bi_reader;
