@@ -1,0 +1,86 @@
+"""`lapor bench` end to end at a tiny scale: every stage runs and the table has its figures.
+
+Timings are never asserted: only that each stage has a row with numbers, the COPY ratio
+is there, and the JSON record agrees with the table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+# every stage the benchmark must time (the report is timed too, when it renders)
+STAGES = [
+    "prepare", "read (readers, no DB)", "read: smallest file", "read: largest file", "land",
+    "load (project loader)", "load: smallest file", "load: largest file", "plain COPY (same indexes)",
+    "plain COPY, no indexes", "dbt build full", "ingest one more day", "dbt build one more day", "checks",
+    "e-mail (outbox)", "DAG import (fresh process)", "DAG parse (Airflow loaded)", "generate (once)",
+]
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+@pytest.fixture(scope="module")
+def bench_run(warehouse, tmp_path_factory):
+    """One tiny run, on a database of its own on the session's server (its own folder too)."""
+    home = tmp_path_factory.mktemp("bench")
+    home.chmod(0o755)
+    env = {**os.environ, "LAPOR_WAREHOUSE_URL": warehouse}
+    env.pop("BENCH_SCALE", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lapor.cli", "bench", "tiny", "--repeat", "1", "--dag-repeat", "1",
+         "--home", str(home), "--quiet"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    yield proc.stdout, home
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("drop database if exists lapor_bench_tiny with (force)")
+
+
+def test_table_has_every_stage_with_numbers(bench_run):
+    table, _ = bench_run
+    for stage in STAGES:
+        line = next((ln for ln in table.splitlines() if ln.strip().startswith(stage)), None)
+        assert line is not None, f"no row for {stage!r} in:\n{table}"
+        cells = line[len(line) - len(line.lstrip()) + len(stage):].split()
+        rows, seconds, rate, peak, cpu, server_cpu = cells
+        assert re.fullmatch(NUMBER, seconds) and re.fullmatch(NUMBER, peak), line
+        assert float(peak.replace(",", "")) > 0, line
+        if not stage.startswith("DAG"):
+            assert re.fullmatch(NUMBER, rows) and re.fullmatch(NUMBER, rate), line
+            assert re.fullmatch(NUMBER, cpu), line
+            # the PostgreSQL CPU time is measured for the embedded cluster only
+            assert server_cpu == "-" or re.fullmatch(NUMBER, server_cpu), line
+    load = next(ln for ln in table.splitlines() if ln.startswith("load (project loader)"))
+    assert load.split()[3] == "2,000"  # every generated row loaded, none rejected
+
+
+def test_table_gives_the_copy_ratio_and_the_targets(bench_run):
+    table, _ = bench_run
+    assert re.search(rf"load / plain COPY = {NUMBER}x", table), table
+    for target in ("load within 2x of plain COPY", "incremental nightly dbt build", "peak memory flat",
+                   "DAG import < 1 s"):
+        assert re.search(rf"^(MET|NOT MET)\s+.*{re.escape(target)}", table, re.M), (target, table)
+
+
+def test_bench_used_a_database_of_its_own(bench_run, warehouse):
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute("select 1 from pg_database where datname = 'lapor_bench_tiny'").fetchone()
+        with psycopg.connect(warehouse.rsplit("/", 1)[0] + "/lapor_bench_tiny") as bench:
+            assert bench.execute("select count(*) from raw.complaints").fetchone()[0] == 2022
+
+
+def test_json_record_next_to_the_table(bench_run):
+    table, home = bench_run
+    record = json.loads((home / "bench-tiny.json").read_text())
+    assert (home / "bench-tiny.txt").read_text() == table
+    medians = record["medians"]
+    assert medians["load"]["rows"] == medians["copy"]["rows"] == 2000
+    assert record["runs"][0]["load"]["rejects"] == 0
+    assert record["machine"]["nproc"] >= 1 and record["machine"]["postgresql"].startswith("16")
+    assert {t["target"] for t in record["targets"]} >= {"load within 2x of plain COPY", "DAG import < 1 s"}
+    assert (home / "exports").is_dir() and (home / "registry.csv").is_file()
