@@ -18,30 +18,40 @@ imported inside the tasks so that parsing this file stays cheap.
 """
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
-import os
-
+# Only what defining the DAG needs, and nothing Airflow has not imported already: the DAG
+# processor parses this file again and again, so the SMTP provider, the `lapor` package and
+# everything else is imported inside the functions that use them, when they run.
 import pendulum
-from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-from airflow.sdk import Param, dag, get_current_context, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 WIB = "Asia/Jakarta"
 SMTP_CONN_ID = "smtp_alerts"
 
 # When the run itself fails, the coordinator's operators hear which task and why.
-failure_notice = SmtpNotifier(
-    to=os.environ.get("LAPOR_OPERATORS_EMAIL") or os.environ.get("LAPOR_COORDINATOR_EMAIL")
-    or "koordinator.lapor@diskominfo.jatim.example",
-    smtp_conn_id=SMTP_CONN_ID,
-    subject="[LAPOR! Jatim] Proses malam {{ dag.dag_id }} gagal ({{ ds }})",
-    html_content=(
-        "<p>Proses malam <b>{{ dag.dag_id }}</b> untuk tanggal {{ ds }} gagal.</p>"
-        "<p>Tugas: {{ ti.task_id if ti else '-' }}<br>Alasan: {{ reason if reason is defined else '-' }}</p>"
-        "<p>Lihat log di Airflow, lalu jalankan ulang tanggal itu (lapor run --date …).</p>"
-    ),
+FAILURE_SUBJECT = "[LAPOR! Jatim] Proses malam {{ dag.dag_id }} gagal ({{ ds }})"
+FAILURE_HTML = (
+    "<p>Proses malam <b>{{ dag.dag_id }}</b> untuk tanggal {{ ds }} gagal.</p>"
+    "<p>Tugas: {{ ti.task_id if ti else '-' }}<br>Alasan: {{ reason if reason is defined else '-' }}</p>"
+    "<p>Lihat log di Airflow, lalu jalankan ulang tanggal itu (lapor run --date …).</p>"
 )
+
+
+def _operators_email() -> str:
+    return (os.environ.get("LAPOR_OPERATORS_EMAIL") or os.environ.get("LAPOR_COORDINATOR_EMAIL")
+            or "koordinator.lapor@diskominfo.jatim.example")
+
+
+def failure_notice(context) -> None:
+    """The DAG's on_failure_callback: Airflow's SmtpNotifier through the connection
+    `smtp_alerts`, built only when a run has failed (importing the SMTP provider at parse
+    time would cost every parse of this file)."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    SmtpNotifier(to=_operators_email(), smtp_conn_id=SMTP_CONN_ID, subject=FAILURE_SUBJECT,
+                 html_content=FAILURE_HTML)(context)
 
 
 def _smtp_url_from_connection() -> str | None:

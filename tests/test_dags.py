@@ -39,3 +39,49 @@ def test_nightly_dag_shape():
     assert tasks["transform"].trigger_rule == "all_done"
     assert tasks["check"].trigger_rule == "all_done"
     assert tasks["alert"].trigger_rule == "all_done"
+
+
+def _nightly_module():
+    spec = importlib.util.spec_from_file_location("lapor_nightly_for_test", DAGS[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parsing_imports_neither_the_smtp_provider_nor_lapor():
+    """Each parse of the DAG file costs only what Airflow has loaded already: the SMTP
+    notifier and the `lapor` package are imported when a task or the failure notice runs."""
+    import subprocess
+    import sys
+
+    probe = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('n', sys.argv[1]); "
+             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+             "print(sorted(n for n in sys.modules if n.startswith(('airflow.providers.smtp.notifications', "
+             "'airflow.providers.smtp.hooks', 'lapor'))))")
+    proc = subprocess.run([sys.executable, "-c", probe, str(DAGS[0])], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_failure_notice_is_sent_through_smtp_alerts(smtp_server, monkeypatch):
+    """The DAG's on_failure_callback: an e-mail to the operators through the connection
+    `smtp_alerts`, naming the DAG, the date, the task and the reason."""
+    url, mailbox = smtp_server
+    host_port = url.split("://", 1)[1]
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_ALERTS",
+                       f"smtp://{host_port}?disable_ssl=true&disable_tls=true&from_email=airflow%40lapor.example")
+    monkeypatch.setenv("LAPOR_OPERATORS_EMAIL", "operator@lapor.example")
+    module = _nightly_module()
+    dag = module.nightly
+    assert dag.on_failure_callback is module.failure_notice
+
+    class TI:
+        task_id = "transform"
+
+    mailbox.clear()
+    dag.on_failure_callback({"dag": dag, "ds": "2021-05-27", "ti": TI(), "reason": "task_failure"})
+    [(recipients, message)] = mailbox.messages
+    assert recipients == ["operator@lapor.example"]
+    assert message["Subject"] == "[LAPOR! Jatim] Proses malam lapor_nightly gagal (2021-05-27)"
+    body = message.get_body(("html",)).get_content()
+    assert "Tugas: transform" in body and "Alasan: task_failure" in body
