@@ -27,8 +27,13 @@ Stages, in the order a new warehouse lives them (D0 = the first day, D1 = the ne
     checks          pipeline.check(D1)
     e-mail          pipeline.alert(D1) into the outbox
     report          pipeline.report(D1)
-    DAG import      dags/lapor_nightly.py imported in a fresh interpreter (median of --dag-repeat);
-                    "DAG parse" is the same with Airflow already imported, as in the DAG processor
+    DAG parse       what the scheduler pays for dags/lapor_nightly.py on every DAG-processor loop:
+                    Airflow's own `_parse_file` (stability check, DagBag import, serialization)
+                    in a child forked from a process that has imported what the DAG processor
+                    has (airflow.dag_processing.processor and the file's top-level `airflow.*`
+                    imports), as DagFileProcessorProcess does; median of --dag-repeat
+    DAG import      for information: the same file imported in a fresh interpreter, i.e. mostly
+                    the cost of importing Airflow itself (paid once per DAG-processor start)
 
 Each stage runs in a fresh child process (multiprocessing, spawn); its time is measured in
 the child around the stage's work (including the imports the stage does itself, as an
@@ -84,9 +89,13 @@ ROWS = [
     ("checks", "checks"),
     ("email", "e-mail (outbox)"),
     ("report", "report"),
+    ("dag_processor", "DAG parse (DAG processor)"),
     ("dag_import", "DAG import (fresh process)"),
+    # recorded by runs before the DAG-processor measurement: the file imported after
+    # `import airflow.sdk` etc. in a fresh interpreter; shown when reading such a record
     ("dag_parse", "DAG parse (Airflow loaded)"),
 ]
+DAG_ROWS = ("dag_processor", "dag_import", "dag_parse")
 LABELS = dict(ROWS)
 COPY_COLUMNS = ("tracking_id", "agency_code", "submitted_at", "title", "content", "category", "classification",
                 "is_supervisory", "channel", "status_text", "dispositioned_at", "first_followup_at", "closed_at",
@@ -368,48 +377,114 @@ def stage_report(settings: Settings, day: date) -> dict:
 # --------------------------------------------------------------------------------------
 # DAG import time
 # --------------------------------------------------------------------------------------
-_DAG_PROBE = r"""
+_DAG_IMPORT_PROBE = r"""
 import json, resource, sys, time
 started = time.perf_counter()
-if sys.argv[2] == "preloaded":
-    # what a DAG processor has imported before it parses a file
-    import pendulum, airflow.sdk, airflow.timetables.interval, airflow.dag_processing.dagbag
-loaded = time.perf_counter()
+import airflow.sdk  # what any DAG file pays first in a fresh interpreter: Airflow itself
+airflow_loaded = time.perf_counter()
 import importlib.util
 spec = importlib.util.spec_from_file_location("lapor_nightly_probe", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 done = time.perf_counter()
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"seconds": done - loaded, "preload_seconds": loaded - started,
+print(json.dumps({"seconds": done - started, "airflow_seconds": airflow_loaded - started,
                   "peak_kb": usage.ru_maxrss, "client_cpu_s": usage.ru_utime + usage.ru_stime}))
+"""
+
+# The DAG processor (airflow/dag_processing/processor.py): DagFileProcessorProcess.start()
+# pre-imports the file's top-level `airflow.*` imports in the long-lived manager process
+# (`_pre_import_airflow_modules`), then forks a child that runs `_parse_file`: the DAG-version
+# stability check, a BundleDagBag of the one file (the import), and the serialization sent back
+# to the manager. This probe does the same, `repeat` + 1 times (the first not counted).
+_DAG_PROCESSOR_PROBE = r"""
+import json, os, resource, sys, time
+from pathlib import Path
+import structlog
+path, repeat = sys.argv[1], int(sys.argv[2])
+log = structlog.get_logger(logger_name="lapor.bench")
+try:
+    from airflow.dag_processing.processor import DagFileParseRequest, _parse_file, _pre_import_airflow_modules
+except ImportError:  # another Airflow version: a DagBag and the serialization, as _parse_file does
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    def parse():
+        bag = DagBag(dag_folder=path)
+        return [DagSerialization.to_dict(d) for d in bag.dags.values()], bag.import_errors
+else:
+    _pre_import_airflow_modules(path, log)
+
+    def parse():
+        result = _parse_file(DagFileParseRequest(file=path, bundle_path=Path(path).parent,
+                                                 bundle_name="lapor-bench", callback_requests=[]), log)
+        return result.serialized_dags, result.import_errors
+runs = []
+for i in range(repeat + 1):
+    read_end, write_end = os.pipe()
+    forked = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.environ["_AIRFLOW_PROCESS_CONTEXT"] = "client"  # as _parse_file_entrypoint does
+        started = time.perf_counter()
+        dags, errors = parse()
+        seconds = time.perf_counter() - started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        os.write(write_end, json.dumps({"seconds": seconds, "dags": len(dags), "import_errors": errors,
+                                        "peak_kb": usage.ru_maxrss,
+                                        "client_cpu_s": usage.ru_utime + usage.ru_stime}).encode())
+        os._exit(0)
+    os.close(write_end)
+    data = b""
+    while chunk := os.read(read_end, 1 << 16):
+        data += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    run = json.loads(data)
+    run["process_seconds"] = time.perf_counter() - forked  # fork, parse, result back, exit
+    if i:
+        runs.append(run)
+print(json.dumps(runs))
 """
 
 
 def dag_import_times(settings: Settings, repeat: int) -> dict[str, dict]:
+    """The DAG file's parse cost in the DAG processor, and its import in a fresh interpreter."""
     from lapor.runner import airflow_env
 
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **airflow_env(settings)}
-    out: dict[str, dict] = {}
-    for mode, key in (("fresh", "dag_import"), ("preloaded", "dag_parse")):
-        runs = []
-        warm = 1 if repeat > 1 else 0  # a first run writes airflow.cfg and .pyc files: not counted
-        for i in range(repeat + warm):
-            started = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", _DAG_PROBE, str(DAG_FILE), mode], env=env,
-                                  capture_output=True, text=True, timeout=300)
-            wall = time.perf_counter() - started
-            if proc.returncode != 0:
-                raise RuntimeError(f"importing {DAG_FILE} failed:\n{proc.stderr[-3000:]}")
-            if i >= warm:
-                runs.append({**json.loads(proc.stdout.strip().splitlines()[-1]), "process_seconds": wall})
-        out[key] = {"rows": 0, "seconds": statistics.median(r["seconds"] for r in runs),
-                    "peak_kb": statistics.median(r["peak_kb"] for r in runs),
-                    "process_seconds": statistics.median(r["process_seconds"] for r in runs),
-                    # with Airflow preloaded the process's CPU is mostly the preloading: not shown
-                    "client_cpu_s": statistics.median(r["client_cpu_s"] for r in runs) if mode == "fresh" else None,
-                    "runs": [round(r["seconds"], 4) for r in runs]}
+    repeat = max(1, repeat)
+
+    def probe(code: str, *args: str) -> str:
+        proc = subprocess.run([sys.executable, "-c", code, str(DAG_FILE), *args], env=env,
+                              capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"parsing {DAG_FILE} failed:\n{proc.stderr[-3000:]}")
+        return proc.stdout.strip().splitlines()[-1]
+
+    def summary(runs: list[dict], **extra) -> dict:
+        return {"rows": 0, "seconds": statistics.median(r["seconds"] for r in runs),
+                "peak_kb": statistics.median(r["peak_kb"] for r in runs),
+                "client_cpu_s": statistics.median(r["client_cpu_s"] for r in runs),
+                "runs": [round(r["seconds"], 4) for r in runs], **extra}
+
+    # the parse first: the fresh imports' first run writes airflow.cfg and .pyc files
+    parses = json.loads(probe(_DAG_PROCESSOR_PROBE, str(repeat)))
+    for run in parses:
+        if run["import_errors"] or not run["dags"]:
+            raise RuntimeError(f"the DAG processor could not parse {DAG_FILE}: {run['import_errors']}")
+    out = {"dag_processor": summary(parses, process_seconds=statistics.median(r["process_seconds"] for r in parses))}
+    imports = []
+    for i in range(repeat + (1 if repeat > 1 else 0)):  # one uncounted warm-up
+        started = time.perf_counter()
+        run = json.loads(probe(_DAG_IMPORT_PROBE))
+        run["process_seconds"] = time.perf_counter() - started
+        if repeat == 1 or i:
+            imports.append(run)
+    out["dag_import"] = summary(imports, airflow_seconds=statistics.median(r["airflow_seconds"] for r in imports),
+                                process_seconds=statistics.median(r["process_seconds"] for r in imports))
     return out
 
 
@@ -502,6 +577,10 @@ def summarize(reps: list[dict[str, dict]]) -> dict[str, dict]:
             continue
         out[key] = {"rows": runs[-1]["rows"], "seconds": statistics.median(r["seconds"] for r in runs),
                     "peak_kb": statistics.median(r["peak_kb"] for r in runs), "runs": len(runs)}
+        for extra in ("airflow_seconds", "process_seconds"):
+            values = [r[extra] for r in runs if r.get(extra) is not None]
+            if values:
+                out[key][extra] = statistics.median(values)
         for cpu in ("client_cpu_s", "server_cpu_s"):
             values = [r[cpu] for r in runs if r.get(cpu) is not None]
             out[key][cpu] = statistics.median(values) if values else None
@@ -535,12 +614,16 @@ def targets(reps: list[dict[str, dict]], medians: dict[str, dict], scale: Scale)
                             f"{large['peak_kb'] / 1024:.0f} MB for {large['rows']:,} rows "
                             f"(x{growth:.2f}; read alone x{read_growth:.2f})",
                     "met": growth <= 1.2})
-    dag = medians.get("dag_import")
-    parse = medians.get("dag_parse")
-    if dag:
-        out.append({"target": "DAG import < 1 s", "value": dag["seconds"],
-                    "text": f"fresh process {dag['seconds']:.2f} s; with Airflow loaded {parse['seconds']:.3f} s",
-                    "met": dag["seconds"] < 1.0})
+    # judged on the parse cost the scheduler pays on every loop (issue 7); the fresh
+    # interpreter's import is mostly Airflow's own start-up, paid once per DAG processor
+    parse, fresh = medians.get("dag_processor"), medians.get("dag_import")
+    if parse and "error" not in parse:
+        text = f"DAG processor parse {parse['seconds']:.3f} s per loop"
+        if fresh and "error" not in fresh:
+            text += (f" (for information: fresh interpreter {fresh['seconds']:.2f} s, of which importing "
+                     f"Airflow {fresh.get('airflow_seconds', float('nan')):.2f} s)")
+        out.append({"target": "DAG import < 1 s", "value": parse["seconds"], "text": text,
+                    "met": parse["seconds"] < 1.0, "fresh_process_seconds": fresh["seconds"] if fresh else None})
     return out
 
 
@@ -574,27 +657,61 @@ def render(scale: Scale, manifest: dict, medians: dict[str, dict], reps: int, go
         lines.append(f"{label:<30} {rows:>12} {seconds:>10} {rate:>12} {m['peak_kb'] / 1024:>9.1f} "
                      f"{cpu:>8} {server:>9}")
     lines += ["", "seconds: wall time; CPU s: the stage's own process (Python); PG CPU s: the PostgreSQL "
-              "server's processes (embedded cluster only)", ""]
+              "server's processes (embedded cluster only)"]
+    parse, fresh = medians.get("dag_processor"), medians.get("dag_import")
+    if parse and "error" not in parse:
+        lines.append("DAG parse (DAG processor): Airflow's own _parse_file (stability check, DagBag import, "
+                     "serialization) in a child forked from a process with Airflow loaded, as the DAG processor "
+                     "parses the file on every loop")
+    if fresh and "error" not in fresh and fresh.get("airflow_seconds") is not None:
+        lines.append(f"DAG import (fresh process): the file in a new interpreter, of which importing Airflow "
+                     f"{fresh['airflow_seconds']:.2f} s (paid once when a DAG processor starts)")
+    lines.append("")
     for goal in goals:
         lines.append(f"{'MET    ' if goal['met'] else 'NOT MET'} {goal['target']}: {goal['text']}")
     return "\n".join(lines) + "\n"
 
 
-def chart(records: list[dict], width: int = 60) -> str:
-    """Seconds per stage by scale as a text chart (log scale: 8 marks per factor of ten)."""
+# stages whose rows are complaint rows: for them the chart also gives seconds per 1,000 rows
+PER_ROW = ("read", "land", "load", "copy", "dbt_full", "ingest_d1", "dbt_incremental")
+
+
+def chart(records: list[dict], per_decade: int = 8) -> str:
+    """Seconds per stage by scale as a text chart on a log scale (`per_decade` characters per
+    factor of ten, from 0.01 s), with seconds per 1,000 rows where the rows are complaints.
+
+    The DAG rows are left out: they do not depend on the scale (see the table of each run)."""
     import math
 
+    floor = -2  # 0.01 s
     names = [r["scale"]["name"] for r in records]
-    lines = [f"{'stage':<28} {'scale':<9} {'seconds':>9}  log scale: # = 0.01 s, 8 more # = x10"]
+    entries = []
     for key, label in ROWS:
-        if label.startswith("  ") or key == "generate":
+        if label.startswith("  ") or key == "generate" or key in DAG_ROWS:
             continue
         present = [(n, r["medians"][key]) for n, r in zip(names, records)
                    if key in r["medians"] and "error" not in r["medians"][key]]
         for i, (n, m) in enumerate(present):
-            seconds = m["seconds"]
-            marks = max(1, min(width, round(8 * (math.log10(max(seconds, 0.01)) + 2)) + 1))
-            lines.append(f"{label if i == 0 else '':<28} {n:<9} {seconds:>9,.2f}  {'#' * marks}")
+            entries.append((label if i == 0 else "", n, m, key))
+    if not entries:
+        return "no stage figures in these records\n"
+    top = max(0, math.ceil(math.log10(max(m["seconds"] for _, _, m, _ in entries))))
+    decades = range(floor, top + 1)
+    tick = {-2: "0.01", -1: "0.1", 0: "1", 1: "10", 2: "100", 3: "1k", 4: "10k", 5: "100k"}
+    left = f"{'stage':<26} {'scale':<9} {'rows':>11} {'seconds':>9} {'s/1k rows':>9}  "
+    labels = "".join(f"{tick.get(d, f'1e{d}'):<{per_decade}}" for d in decades).rstrip() + " s"
+    axis = "".join("|" + "." * (per_decade - 1) for d in decades[:-1]) + "|"
+    lines = [f"seconds per stage (median of each run), log scale: {per_decade} characters per factor of 10 "
+             "from 0.01 s;",
+             "s/1k rows = seconds per 1,000 complaint rows (for the stages that handle complaints)", "",
+             " " * len(left) + labels, left + axis]
+    for label, n, m, key in entries:
+        seconds = m["seconds"]
+        marks = max(1, round(per_decade * (math.log10(max(seconds, 10.0 ** floor)) - floor)))
+        rows = f"{m['rows']:,}" if m.get("rows") else "-"
+        per_k = f"{1000 * seconds / m['rows']:.3f}" if key in PER_ROW and m.get("rows") else "-"
+        shown = f"{seconds:,.2f}" if seconds < 100 else f"{seconds:,.0f}"
+        lines.append(f"{label:<26} {n:<9} {rows:>11} {shown:>9} {per_k:>9}  {'#' * marks}")
     return "\n".join(lines) + "\n"
 
 
