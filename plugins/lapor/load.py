@@ -12,11 +12,28 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Iterator
 
+import json
+import time
+
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from lapor.landing import LandedFile
 from lapor.readers import FileRejected, Reject, read_complaints, read_followups
+from lapor.readers.canonical import FIELD_LIMIT, PY_WHITESPACE, CsvPlan, QuoteCheck, plan_csv
+from lapor.readers.columns import COMPLAINT_DATES, COMPLAINTS
+from lapor.readers.values import (
+    UnreadableValue,
+    clean_text,
+    clean_tracking_id,
+    is_blank,
+    normalize_classification,
+    normalize_status,
+    parse_bool,
+    parse_datetime,
+    same_code,
+)
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +160,20 @@ def load_complaints(conn: psycopg.Connection, landed: LandedFile, run_date: date
     if (current and current[0] == landed.sha256) or _already_rejected(conn, landed):
         return BatchResult(src.relpath, src.kind, "unchanged")
 
+    plan = plan_csv(landed.path, COMPLAINTS) if FAST_PATH and conn.info.encoding == "utf-8" else None
+    if plan is not None:
+        try:
+            with conn.transaction():
+                return _load_complaints_sql(conn, landed, run_date, plan)
+        except (_NotCanonical, psycopg.errors.DataError) as exc:
+            # COPY refused the file (cells per row, encoding, quotes) or the checks found
+            # something only the Python readers handle: they read it, with the same rules.
+            log.info("%s: read by the Python readers (%s)", src.relpath, str(exc).splitlines()[0])
+    return _load_complaints_python(conn, landed, run_date)
+
+
+def _load_complaints_python(conn: psycopg.Connection, landed: LandedFile, run_date: date) -> BatchResult:
+    src = landed.source
     collector = _RejectCollector(read_complaints(landed.path, agency_code=src.agency_code, export_day=src.file_day))
     try:
         with conn.transaction():
@@ -186,14 +217,11 @@ def load_complaints(conn: psycopg.Connection, landed: LandedFile, run_date: date
                           format('Tracking id %%s appears more than once in this file; the row at line %%s, '
                                  'with the latest activity, was loaded instead.', tracking_id, kept_line),
                           coalesce(original, '{}'::jsonb), 'complaints', export_day
-                   from losers
-                   returning 1""",
+                   from losers""",
                 (run_date,),
-            ).fetchall()
-            loaded = conn.execute(
-                "insert into raw.complaints select * from incoming_complaints returning 1"
             ).rowcount
-            rejected = len(collector.rejects) + len(duplicates)
+            loaded = conn.execute("insert into raw.complaints select * from incoming_complaints").rowcount
+            rejected = len(collector.rejects) + duplicates
             conn.execute(
                 """insert into raw.complaint_batches (agency_code, export_day, file, sha256, status,
                                                       rows_loaded, rows_rejected, run_date)
@@ -210,9 +238,11 @@ def load_complaints(conn: psycopg.Connection, landed: LandedFile, run_date: date
     for r in collector.rejects:
         codes[r.reason_code] = codes.get(r.reason_code, 0) + 1
     if duplicates:
-        codes["duplicate_tracking_id"] = len(duplicates)
+        codes["duplicate_tracking_id"] = duplicates
     return BatchResult(src.relpath, src.kind, "loaded", rows_loaded=loaded, rows_rejected=rejected,
                        reject_codes=codes)
+
+
 
 
 def load_followup(conn: psycopg.Connection, landed: LandedFile, run_date: date) -> BatchResult:
@@ -257,3 +287,373 @@ def load_followup(conn: psycopg.Connection, landed: LandedFile, run_date: date) 
         codes[r.reason_code] = codes.get(r.reason_code, 0) + 1
     return BatchResult(src.relpath, src.kind, "loaded", rows_loaded=loaded, rows_rejected=len(collector.rejects),
                        reject_codes=codes)
+
+
+# --- The fast path: a well-formed UTF-8 CSV is COPYed as it is and read in SQL -------------
+#
+# `readers.canonical` decides that COPY splits the file into the same records and cells as
+# the Python CSV reader. The cells land as text in a temporary table; the statements below
+# apply `readers.rows._ComplaintBuilder`'s rules to them: the same typed values, the same
+# checks in the same order, the same reason sentences. Values with few distinct texts
+# (statuses, booleans, classifications, agency codes) and dates in a form other than plain
+# `YYYY-MM-DD[ HH:MM[:SS]]` are read by the Python functions themselves, once per distinct
+# text, and handed to SQL as a map. Whatever falls outside that (too many distinct odd
+# dates, a field longer than the CSV reader allows) sends the file to the Python readers.
+
+FAST_PATH = True
+_CHUNK = 1 << 20
+_MAX_MAPPED = 20_000  # distinct texts read in Python per file; more and the file takes the Python path
+_PLAIN_TIMESTAMP = ("^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+                    "( ([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$")
+_UNREADABLE = "-infinity"  # a date text the Python parser refuses
+
+
+class _NotCanonical(Exception):
+    """The file needs the Python readers."""
+
+
+def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date: date, plan: CsvPlan) -> BatchResult:
+    src = landed.source
+    started = time.perf_counter()
+    cells = [f"c{i + 1}" for i in range(plan.width)]
+    conn.execute("set local work_mem = '64MB'")
+    conn.execute(f"create temp table incoming_complaints (n integer generated always as identity, "
+                 f"{', '.join(c + ' text' for c in cells)}) on commit drop")
+    check = QuoteCheck(plan.delimiter)
+    names = sql.SQL(", ").join(map(sql.Identifier, cells))
+    copy_sql = sql.SQL("copy incoming_complaints ({}) from stdin (format csv, header true, delimiter {}, "
+                       "force_not_null ({}))").format(names, sql.Literal(plan.delimiter), names)
+    with conn.cursor() as cursor:
+        with cursor.copy(copy_sql) as copy, open(landed.path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                check.feed(chunk)
+                if not check.ok:
+                    raise _NotCanonical("quotes or text that COPY would read differently")
+                copy.write(chunk)
+    query = _ComplaintQuery(conn, plan, cells, src.agency_code, src.file_day, check.line_breaks)
+    query.read_odd_values()
+
+    conn.execute("delete from raw.complaints where agency_code = %s and export_day = %s",
+                 (src.agency_code, src.file_day))
+    conn.execute("delete from quality.rejected_rows where agency_code = %s and kind = 'complaints' "
+                 "and file_day = %s", (src.agency_code, src.file_day))
+    conn.execute("delete from quality.rejected_files where agency_code = %s and kind = 'complaints' "
+                 "and file_day = %s", (src.agency_code, src.file_day))
+    head = sql.SQL("{}, {}, {}").format(sql.Literal(src.agency_code), sql.Literal(src.file_day),
+                                        sql.Literal(src.relpath))
+    codes: dict[str, int] = {}
+    for code, count in conn.execute(sql.SQL(
+        """with r as (
+               insert into quality.rejected_rows
+                   (agency_code, file_day, file, run_date, line, tracking_id, reason_code, reason, original, kind)
+               select {head}, {run_date}, line, tid, code, reason, {original}, 'complaints'
+               from ({checked}) checked where code is not null
+               returning reason_code)
+           select reason_code, count(*) from r group by reason_code""").format(
+        head=head, run_date=sql.Literal(run_date), original=query.original, checked=query.checked)):
+        codes[code] = count
+    loaded, duplicated = conn.execute(sql.SQL(
+        """with ins as (
+               insert into raw.complaints (agency_code, export_day, file, {columns})
+               select {head}, {values} from ({checked}) checked where code is null
+               returning tracking_id)
+           select count(*), count(*) - count(distinct tracking_id) from ins""").format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, COMPLAINT_COLUMNS)), head=head,
+        values=query.values, checked=query.checked)).fetchone()
+    if duplicated:
+        duplicated = _reject_duplicates(conn, src.agency_code, src.file_day, run_date)
+        codes["duplicate_tracking_id"] = duplicated
+    loaded -= duplicated
+    rejected = sum(codes.values())
+    _record_batch(conn, landed, run_date, loaded, rejected)
+    log.info("%s: %d rows loaded, %d rejected by COPY and SQL in %.2f s", src.relpath, loaded, rejected,
+             time.perf_counter() - started)
+    return BatchResult(src.relpath, src.kind, "loaded", rows_loaded=loaded, rows_rejected=rejected,
+                       reject_codes=codes)
+
+
+def _record_batch(conn: psycopg.Connection, landed: LandedFile, run_date: date, loaded: int, rejected: int) -> None:
+    src = landed.source
+    conn.execute(
+        """insert into raw.complaint_batches (agency_code, export_day, file, sha256, status,
+                                              rows_loaded, rows_rejected, run_date)
+           values (%s, %s, %s, %s, 'loaded', %s, %s, %s)
+           on conflict (agency_code, export_day) do update
+           set file = excluded.file, sha256 = excluded.sha256, status = 'loaded',
+               rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,
+               run_date = excluded.run_date""",
+        (src.agency_code, src.file_day, src.relpath, landed.sha256, loaded, rejected, run_date),
+    )
+
+
+def _reject_duplicates(conn: psycopg.Connection, agency_code: str, export_day: date, run_date: date) -> int:
+    """Of the rows just loaded with the same tracking id, keep the one with the latest activity."""
+    return conn.execute(
+        """with twice as (
+               select tracking_id from raw.complaints where agency_code = %(agency)s and export_day = %(day)s
+               group by tracking_id having count(*) > 1
+           ),
+           ranked as (
+               select ctid as rid, tracking_id, line,
+                      row_number() over w as rn, first_value(line) over w as kept_line
+               from raw.complaints
+               where agency_code = %(agency)s and export_day = %(day)s and tracking_id in (select tracking_id from twice)
+               window w as (partition by tracking_id
+                            order by greatest(last_activity_at, closed_at, first_followup_at,
+                                              dispositioned_at, submitted_at) desc nulls last, line desc)
+           ),
+           losers as (
+               delete from raw.complaints c using ranked r
+               where c.ctid = r.rid and r.rn > 1
+               returning c.*, r.kept_line
+           ),
+           recorded as (
+               insert into quality.rejected_rows
+                   (run_date, agency_code, file, line, tracking_id, reason_code, reason, original, kind, file_day)
+               select %(run_date)s, agency_code, file, line, tracking_id, 'duplicate_tracking_id',
+                      format('Tracking id %%s appears more than once in this file; the row at line %%s, '
+                             'with the latest activity, was loaded instead.', tracking_id, kept_line),
+                      coalesce(original, '{}'::jsonb), 'complaints', export_day
+               from losers
+               returning 1
+           )
+           select count(*) from recorded""",
+        {"agency": agency_code, "day": export_day, "run_date": run_date},
+    ).fetchone()[0]
+
+
+def _lit(value) -> sql.Composable:
+    return sql.Literal(value)
+
+
+class _ComplaintQuery:
+    """The SQL that reads `incoming_complaints` as `readers.rows._ComplaintBuilder` reads cells."""
+
+    def __init__(self, conn: psycopg.Connection, plan: CsvPlan, cells: list[str], agency_code: str,
+                 export_day: date, line_breaks: bool) -> None:
+        self.conn = conn
+        self.plan = plan
+        self.cells = cells
+        self.agency_code = agency_code
+        self.export_day = export_day
+        self.line_breaks = line_breaks
+        self.names = plan.header.names
+        self.ws = _lit(PY_WHITESPACE)
+        self.maps: dict[str, dict] = {}
+
+    # cells and columns
+    def cell(self, column: str) -> sql.Composable | None:
+        position = self.plan.header.index.get(column)
+        return None if position is None else sql.Identifier(self.cells[position])
+
+    def name(self, column: str) -> str:
+        return self.plan.header.name_of(column)
+
+    def clean(self, column: str) -> sql.Composable:
+        cell = self.cell(column)
+        if cell is None:
+            return sql.SQL("null::text")
+        return sql.SQL("nullif(btrim({}, {}), '')").format(cell, self.ws)
+
+    def shown(self, column: str) -> sql.Composable:
+        return sql.SQL("btrim({}, {})").format(self.cell(column), self.ws)
+
+    def mapped(self, key: str, column: str) -> sql.Composable:
+        """The Python reading of this cell's text, from the map `key`."""
+        return sql.SQL("({}::jsonb ->> {})").format(_lit(json.dumps(self.maps.get(key, {}))), self.cell(column))
+
+    def plain_timestamp(self, cell: sql.Composable) -> sql.Composable:
+        return sql.SQL("({cell} ~ {pattern} and (substr({cell}, 9, 2) < '29' "
+                       "or pg_input_is_valid({cell}, 'timestamp')))").format(cell=cell, pattern=_lit(_PLAIN_TIMESTAMP))
+
+    # the Python readings of the texts SQL does not read itself
+    def read_odd_values(self) -> None:
+        lengths = sql.SQL(" or ").join(sql.SQL("octet_length({}) > {}").format(sql.Identifier(c), _lit(FIELD_LIMIT))
+                                       for c in self.cells)
+        if self.conn.execute(sql.SQL("select exists (select from incoming_complaints where {})").format(lengths)).fetchone()[0]:
+            raise _NotCanonical("a field longer than the CSV reader's limit")
+        pairs, wanted = [], []
+        for key, columns in (("status", ["status"]), ("classification", ["classification"]),
+                             ("bool", ["is_confidential", "is_anonymous", "is_supervisory"]),
+                             ("agency", ["agency_code"]), ("tracking", ["tracking_id"]),
+                             ("date", list(COMPLAINT_DATES))):
+            for column in columns:
+                cell = self.cell(column)
+                if cell is not None:
+                    pairs.append(sql.SQL("({}, {})").format(_lit(key), cell))
+        wanted = sql.SQL("k in ('status', 'classification', 'bool', 'agency') "
+                         "or (k = 'tracking' and strpos(v, '.') > 0) "
+                         "or (k = 'date' and v <> '' and not {})").format(self.plain_timestamp(sql.Identifier("v")))
+        rows = self.conn.execute(sql.SQL(
+            "select distinct k, v from incoming_complaints, lateral (values {}) as x(k, v) where {} limit {}").format(
+            sql.SQL(", ").join(pairs), wanted, _lit(_MAX_MAPPED + 1))).fetchall()
+        if len(rows) > _MAX_MAPPED:
+            raise _NotCanonical("too many distinct texts to read one by one")
+        maps: dict[str, dict] = {k: {} for k in ("status", "status_reason", "classification", "bool", "agency",
+                                                 "tracking", "date")}
+        status_name = self.name("status")
+        for key, text in rows:
+            if key == "status":
+                status = normalize_status(text)
+                maps["status"][text] = status
+                if status is None:
+                    maps["status_reason"][text] = (
+                        f"Status column '{status_name}' is empty; every complaint needs a LAPOR! status."
+                        if is_blank(text) else f"Status '{text.strip()}' is not a known LAPOR! status.")
+            elif key == "classification":
+                maps["classification"][text] = normalize_classification(text)
+            elif key == "bool":
+                maps["bool"][text] = parse_bool(text)
+            elif key == "agency":
+                row_agency = clean_text(text)
+                if row_agency is not None and not same_code(row_agency, self.agency_code):
+                    maps["agency"][text] = (
+                        f"Agency code '{row_agency}' in column '{self.name('agency_code')}' "
+                        f"is not {self.agency_code}, the agency whose folder holds the file.")
+            elif key == "tracking":
+                maps["tracking"][text] = clean_tracking_id(text)
+            else:
+                try:
+                    parsed = parse_datetime(text)
+                except UnreadableValue:
+                    maps["date"][text] = _UNREADABLE
+                else:
+                    maps["date"][text] = None if parsed is None else parsed.isoformat()
+        self.maps = maps
+
+    # the statement's parts
+    def date(self, column: str) -> sql.Composable:
+        cell = self.cell(column)
+        if cell is None:
+            return sql.SQL("null::timestamptz")
+        value = sql.SQL("case when {cell} = '' then null when {plain} then {cell}::timestamp at time zone "
+                        "'Asia/Jakarta' else {mapped}::timestamptz end").format(
+            cell=cell, plain=self.plain_timestamp(cell), mapped=self.mapped("date", column))
+        if column == "submitted_at":
+            return value  # -infinity: unreadable, rejected below
+        return sql.SQL("nullif({}, {}::timestamptz)").format(value, _lit(_UNREADABLE))
+
+    def tracking_id(self) -> sql.Composable:
+        if not self.maps["tracking"]:
+            return self.clean("tracking_id")
+        return sql.SQL("case when strpos({cell}, '.') > 0 then {mapped} else {clean} end").format(
+            cell=self.cell("tracking_id"), mapped=self.mapped("tracking", "tracking_id"),
+            clean=self.clean("tracking_id"))
+
+    def line(self) -> sql.Composable:
+        if not self.line_breaks:
+            return sql.SQL("n + 1")
+        return sql.SQL("n + 1 + coalesce(sum(breaks) over (order by n rows between unbounded preceding "
+                       "and 1 preceding), 0)")
+
+    def breaks(self) -> sql.Composable:
+        if not self.line_breaks:
+            return sql.SQL("0")
+        return sql.SQL(" + ").join(
+            sql.SQL("case when strpos({c}, E'\\n') > 0 or strpos({c}, E'\\r') > 0 "
+                    "then regexp_count({c}, E'\\r\\n|\\r|\\n') else 0 end").format(c=sql.Identifier(c))
+            for c in self.cells)
+
+    @property
+    def checked(self) -> sql.Composable:
+        """Every non-blank row: line, typed values, and its reason code and sentence if it cannot load."""
+        blank = sql.SQL(" and ").join(sql.SQL("btrim({}, {}) = ''").format(sql.Identifier(c), self.ws)
+                                      for c in self.cells)
+        dates = sql.SQL(", ").join(sql.SQL("{} as {}").format(self.date(c), sql.Identifier(c))
+                                   for c in COMPLAINT_DATES)
+        agency = self.cell("agency_code")
+        wrong_agency = sql.SQL("null::text") if agency is None else self.mapped("agency", "agency_code")
+        day = _lit(self.export_day)
+        after = sql.SQL(" ").join(
+            sql.SQL("when ({date} at time zone 'Asia/Jakarta')::date > {day} then "
+                    "concat({a}, {shown}, {b})").format(
+                date=sql.Identifier(c), day=day, shown=self.shown(c), a=_lit("Date '"),
+                b=_lit(f"' in column '{self.name(c)}' is later than the export day {self.export_day.isoformat()}."))
+            for c in COMPLAINT_DATES if self.cell(c) is not None)
+        closed = (sql.SQL("when closed_at < submitted_at then concat({a}, {closed}, {b}, {submitted}, {c})").format(
+            a=_lit("Closing date '"), closed=self.shown("closed_at"),
+            b=_lit(f"' in column '{self.name('closed_at')}' is earlier than the submission date '"),
+            submitted=self.shown("submitted_at"), c=_lit(f"' in column '{self.name('submitted_at')}'."))
+            if self.cell("closed_at") is not None else sql.SQL(""))
+        status_cell = self.cell("status")
+        return sql.SQL(
+            """select s.*,
+                   case when tid is null then 'missing_tracking_id'
+                        when status is null then 'unknown_status'
+                        when submitted_at = '-infinity' or submitted_at is null then 'unreadable_date'
+                        when wrong_agency is not null then 'wrong_agency'
+                        {after_code}
+                        {closed_code}
+                   end as code,
+                   case when tid is null then {missing}
+                        when status is null then {status_reason}
+                        when submitted_at = '-infinity' then concat({sub_a}, {sub_shown}, {sub_b})
+                        when submitted_at is null then {sub_empty}
+                        when wrong_agency is not null then wrong_agency
+                        {after}
+                        {closed}
+                   end as reason
+               from (
+                   select *
+                   from (
+                       select *, {line} as line
+                       from (
+                           select incoming_complaints.*, {breaks} as breaks, {tid} as tid, {status} as status, {dates},
+                                  {wrong_agency} as wrong_agency
+                           from incoming_complaints
+                       ) typed
+                   ) numbered
+                   where not (tid is null and {blank})  -- a blank record: skipped, as the reader skips it
+                   offset 0
+               ) s""").format(
+            after_code=sql.SQL(" ").join(
+                sql.SQL("when ({} at time zone 'Asia/Jakarta')::date > {} then 'date_after_export_day'").format(
+                    sql.Identifier(c), day) for c in COMPLAINT_DATES if self.cell(c) is not None),
+            closed_code=(sql.SQL("when closed_at < submitted_at then 'closed_before_submitted'")
+                         if self.cell("closed_at") is not None else sql.SQL("")),
+            missing=_lit(f"The tracking id column '{self.name('tracking_id')}' is empty."),
+            status_reason=self.mapped("status_reason", "status"),
+            sub_a=_lit("Submission date '"), sub_shown=self.shown("submitted_at"),
+            sub_b=_lit(f"' in column '{self.name('submitted_at')}' is not a readable date."),
+            sub_empty=_lit(f"Submission date column '{self.name('submitted_at')}' is empty; it is required."),
+            after=after, closed=closed, line=self.line(), breaks=self.breaks(), tid=self.tracking_id(),
+            status=self.mapped("status", "status"), dates=dates, wrong_agency=wrong_agency, blank=blank,
+        )
+
+    @property
+    def original(self) -> sql.Composable:
+        return self._object(range(self.plan.width))
+
+    def _object(self, positions) -> sql.Composable:
+        return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+            sql.SQL("{}, {}").format(_lit(self.names[i]), sql.Identifier(self.cells[i])) for i in positions))
+
+    @property
+    def values(self) -> sql.Composable:
+        """The row of raw.complaints, in COMPLAINT_COLUMNS order."""
+        out = []
+        for column in COMPLAINT_COLUMNS:
+            if column == "line":
+                out.append(sql.SQL("line"))
+            elif column == "tracking_id":
+                out.append(sql.SQL("tid"))
+            elif column == "status":
+                out.append(sql.SQL("status"))
+            elif column == "status_text":
+                out.append(self.clean("status"))
+            elif column in COMPLAINT_DATES:
+                out.append(sql.Identifier(column))
+            elif column == "classification":
+                out.append(self.mapped("classification", column) if self.cell(column) is not None
+                           else sql.SQL("null::text"))
+            elif column.startswith("is_"):
+                out.append(sql.SQL("{}::boolean").format(self.mapped("bool", column)) if self.cell(column) is not None
+                           else sql.SQL("null::boolean"))
+            elif column == "extra":
+                extra = self.plan.header.extra
+                out.append(self._object(extra) if extra else sql.SQL("null::jsonb"))
+            elif column == "original":
+                out.append(self.original)
+            else:
+                out.append(self.clean(column))
+        return sql.SQL(", ").join(out)

@@ -1,0 +1,131 @@
+"""When a CSV can skip the Python row readers: PostgreSQL's COPY parses it exactly as they would.
+
+The loader's fast path (`lapor.load`) sends a complaints CSV's bytes straight to
+`COPY … (FORMAT csv)` and types, checks and rejects the rows in SQL. That is only right
+when PostgreSQL splits the file into the same records and cells as `sources._csv_table`
+(Python's `csv` module). This module decides that, without a database:
+
+- `plan_csv(path, schema)` reads the header line and says how to COPY the file (delimiter,
+  BOM, header map), or None when the header is anything but a plain first line.
+- `QuoteCheck` is fed the file's bytes as they are sent. It accepts only files whose quotes
+  mean the same to both parsers: every field either has no `"` at all, or is wholly
+  quoted (`"…"`, inner quotes doubled) and ends at a delimiter or a line end. A stray quote
+  (`5 inch"`, `ab"c`, `"a"b`) makes PostgreSQL re-enter quoted mode where Python reads a
+  literal quote, so such a file is read the Python way. It also refuses the end-of-data
+  marker `\\.` anywhere, which COPY would take for the end of the file.
+
+Everything else that could make the two disagree makes COPY fail (a row with too few or
+too many cells, a blank line, bytes that are not UTF-8, a NUL, an unclosed quote, mixed
+line ends), and the loader then reads the file the Python way. Files the fast path takes
+are read with the same rules: tests compare the two paths on the corpus.
+"""
+from __future__ import annotations
+
+import codecs
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .columns import HeaderMap, Schema
+from .model import FileRejected
+from .sources import _sniff_delimiter, resolve_header
+
+# The characters str.strip() removes: the SQL side strips with exactly these.
+PY_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+FIELD_LIMIT = 131072  # csv.field_size_limit(): a longer field makes the Python reader reject the file
+_HEADER_MAX = 1 << 16
+
+
+@dataclass(frozen=True)
+class CsvPlan:
+    delimiter: str
+    header: HeaderMap
+    width: int
+
+
+def plan_csv(path: Path, schema: Schema) -> CsvPlan | None:
+    """How to COPY this file, or None when it needs the Python reader (never raises)."""
+    if path.suffix.lower() != ".csv":
+        return None
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEADER_MAX)
+    except OSError:
+        return None
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8):]
+    end = head.find(b"\n")
+    if end < 0:
+        return None
+    raw = head[:end + 1]
+    if b'"' in raw or b"\\." in raw or b"\x00" in raw:
+        return None
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not line.strip() or "\r" in line[:-2]:
+        return None
+    delimiter = _sniff_delimiter(line, schema)
+    cells = line.rstrip("\r\n").split(delimiter)
+    try:
+        header = resolve_header(list(cells), schema, "The header line")
+    except FileRejected:
+        return None
+    return CsvPlan(delimiter, header, len(cells))
+
+
+class QuoteCheck:
+    """Fed a CSV's bytes in order; `ok` stays True while both parsers would agree on them.
+
+    Quotes toggle between outside and inside a quoted field (a doubled quote inside one is
+    a close and an immediate re-open). An opening quote must follow a delimiter, a line end
+    or a closing quote; a closing quote must precede a delimiter, a line end, the end of
+    the file or an opening quote.
+    """
+
+    def __init__(self, delimiter: str) -> None:
+        self.opening_after = {ord(delimiter), 0x0A, 0x0D, 0x22}
+        self.closing_before = {ord(delimiter), 0x0A, 0x0D, 0x22}
+        self.in_quotes = False
+        self.previous = 0x0A        # the byte before the chunk: the file starts at a line start
+        self.pending_close = False  # a closing quote ended the previous chunk: check this one's first byte
+        self.opened = 0             # where the open quoted field started, in the current chunk
+        self.line_breaks = False    # whether a quoted field holds a line break (records span lines)
+        self.ok = True
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.ok or not chunk:
+            return
+        if b"\\." in chunk or (self.previous == 0x5C and chunk[0] == 0x2E):
+            self.ok = False  # COPY's end-of-data marker, or text that could be it
+            return
+        if self.pending_close:
+            self.pending_close = False
+            if chunk[0] not in self.closing_before:
+                self.ok = False
+                return
+        size = len(chunk)
+        position = chunk.find(b'"')
+        while position >= 0:
+            if self.in_quotes:  # closing
+                if not self.line_breaks and (chunk.find(b"\n", self.opened, position) >= 0
+                                             or chunk.find(b"\r", self.opened, position) >= 0):
+                    self.line_breaks = True
+                if position + 1 == size:
+                    self.pending_close = True
+                elif chunk[position + 1] not in self.closing_before:
+                    self.ok = False
+                    return
+            else:  # opening
+                before = chunk[position - 1] if position else self.previous
+                if before not in self.opening_after:
+                    self.ok = False
+                    return
+                self.opened = position
+            self.in_quotes = not self.in_quotes
+            position = chunk.find(b'"', position + 1)
+        if self.in_quotes:  # a quoted field runs on into the next chunk
+            self.opened = 0
+            self.line_breaks = True  # conservatively
+        self.previous = chunk[-1]

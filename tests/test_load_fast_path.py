@@ -1,0 +1,162 @@
+"""The loader's two ways of reading a complaints CSV give the same warehouse.
+
+`load_complaints` COPYs a well-formed UTF-8 CSV as it is and types, checks and rejects its
+rows in SQL (the fast path); any other file is read by the Python readers. Every file here
+is loaded both ways into the same fresh database, and everything the load writes is
+compared: the rows of raw.complaints (every column, `original` and `extra` included), the
+rejected rows with their lines, reasons and original rows, the batch and the result.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+CORPUS = Path(__file__).parent / "readers" / "corpus"
+AGENCY = "35.05"
+DAY = date(2021, 5, 27)
+
+HEADER = ("ID Laporan,Kode Instansi,Tanggal Laporan,Judul Laporan,Status Laporan,Tanggal Disposisi,"
+          "Tanggal Tindak Lanjut Pertama,Tanggal Selesai,Tanggal Aktivitas Terakhir,Rahasia,Anonim,"
+          "Berkadar Pengawasan,Klasifikasi,Keterangan,")
+
+# Rows meant to hit every rule on the fast path: each reject code, odd dates read by the
+# Python parser, stripped cells, numeric ids, line breaks in quoted cells, blank records.
+TRICKY = [
+    "5001,35.05,2021-05-01 08:00,Jalan rusak,Selesai,2021-05-02,2021-05-03 10:00:00,2021-05-04,2021-05-04,Y,T,1,Pengaduan,a,x",
+    "5002.0,35.5,01/05/2021 08:00,\"Judul, dengan koma\",  terdisposisi   SELESAI ,2021-02-30,,2021-04-30 07:00,,ya,tidak,0,ASPIRASI,,",
+    " 5003 , 35.05 ,27 Mei 2021 14:05,\"baris\npertama\r\nkedua\",Proses,bukan tanggal,,,, , ,mungkin,Permintaan Informasi,\" \",",
+    ",35.05,2021-05-01,tanpa id,Proses,,,,,,,,,,",
+    "5005,35.05,2021-05-01,status aneh,Entah,,,,,,,,,,",
+    "5006,35.05,,tanpa tanggal,Proses,,,,,,,,,,",
+    "5007,35.05,32/13/2021,tanggal rusak,Proses,,,,,,,,,,",
+    "5008,35.07,2021-05-01,agensi lain,Proses,,,,,,,,,,",
+    "5009,35.05,2021-05-01,masa depan,Proses,2021-05-28 00:00,,,,,,,,,",
+    "5010,35.05,2021-05-10,tutup dulu,Selesai,,,2021-05-09 23:59:59,,,,,,,",
+    "5011,35.05,2021-05-01,\"kutip \"\"dalam\"\" teks\",Proses,,,,,,,,,,",
+    " , , , , , , , , , , , , , ,",
+    "5012,35.05,2021-05-01T08:00:00+07:00,zona,Proses,2021-05-02T01:00:00Z,,,,,,,,,",
+    "5001,35.05,2021-05-01 08:00,duplikat lama,Proses,2021-05-02,,,2021-05-02,,,,,,",
+    "5013,35.05,2021-05-01,\"\",,,,,,,,,,,",
+    "5014,35.05,2020-02-29 23:59,kabisat,Diarsipkan,2021-02-29,,,,,,,,,",
+    "5015,35.05,2021-05-01 24:00,jam 24,Proses,,,,,,,,,,",
+]
+
+
+def _tricky(path: Path, line_end: str = "\n") -> Path:
+    path.write_text(HEADER + line_end + line_end.join(TRICKY) + line_end, encoding="utf-8", newline="")
+    return path
+
+
+def _generated(path: Path, rows: int, seed: int) -> Path:
+    """Rows as the bench generator writes them (quoted multi-line complaint text), with duplicates."""
+    rng = random.Random(seed)
+    header = ("ID Laporan,Kode Instansi,Tanggal Laporan,Judul Laporan,Isi Laporan,Kategori,Klasifikasi,"
+              "Berkadar Pengawasan,Sumber,Status Laporan,Tanggal Disposisi,Tanggal Tindak Lanjut Pertama,"
+              "Tanggal Selesai,Tanggal Aktivitas Terakhir,Rahasia,Anonim,Nama Pelapor,No HP Pelapor,Email Pelapor")
+    lines = [header]
+    for i in range(rows):
+        tid = 7000000 + (i if rng.random() > 0.02 else rng.randrange(max(i, 1)))
+        day = 1 + rng.randrange(28)
+        content = "Isi laporan" if rng.random() < 0.5 else "\"Isi, dengan koma\n\nHormat saya,\nwarga\""
+        closed = f"2021-05-{min(day + 2, 27):02d} 09:{rng.randrange(60):02d}:00" if rng.random() < 0.5 else ""
+        lines.append(f"{tid},35.05,2021-05-{day:02d} 08:{rng.randrange(60):02d}:00,Judul {i},{content},Lain,"
+                     f"Pengaduan,N,Website,{'Selesai' if closed else 'Proses'},,,{closed},{closed},N,"
+                     f"{rng.choice('YN')},Nama {i},0812{i:06d},n{i}@example.com")
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8", newline="")
+    return path
+
+
+def _files(tmp: Path) -> list[Path]:
+    corpus = sorted(p for p in CORPUS.glob("*.csv") if not p.name.startswith("followup"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    crlf = _tricky(tmp / "tricky_crlf.csv", "\r\n")
+    semicolon = tmp / "tricky_semicolon.csv"
+    semicolon.write_text((HEADER + "\n" + "\n".join(TRICKY) + "\n").replace(",", ";"), encoding="utf-8")
+    stray = tmp / "stray_quote.csv"
+    stray.write_text(HEADER + "\n5020,35.05,2021-05-01,layar 5 inch\",Proses,,,,,,,,,,\n"
+                     "5021,35.05,2021-05-01,\"x\",Proses,,,,,,,,,,\n", encoding="utf-8")
+    return [*corpus, _tricky(tmp / "tricky.csv"), crlf, semicolon, stray,
+            _generated(tmp / "generated.csv", 3000, 1), _generated(tmp / "generated2.csv", 500, 2)]
+
+
+def _snapshot(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        return {
+            "complaints": conn.execute("select * from raw.complaints order by line").fetchall(),
+            "rejected_rows": conn.execute(
+                "select run_date, agency_code, file, line, tracking_id, reason_code, reason, original, kind, "
+                "file_day from quality.rejected_rows order by line, reason_code").fetchall(),
+            "rejected_files": conn.execute(
+                "select run_date, agency_code, file, sha256, reason_code, reason, kind, file_day "
+                "from quality.rejected_files").fetchall(),
+            "batches": conn.execute("select agency_code, export_day, file, sha256, status, rows_loaded, "
+                                    "rows_rejected, run_date from raw.complaint_batches").fetchall(),
+        }
+
+
+def _clear(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        for table in ("raw.complaints", "raw.complaint_batches", "raw.landed_files", "quality.rejected_rows",
+                      "quality.rejected_files"):
+            conn.execute(f"delete from {table}")
+
+
+def _load(settings, url: str, path: Path, fast: bool, monkeypatch) -> tuple[dict, dict, list[str]]:
+    from lapor import load
+    from lapor.landing import land
+    from lapor.sources.folder import SourceFile
+
+    taken: list[str] = []
+    python_path = getattr(load._load_complaints_python, "__wrapped__", load._load_complaints_python)
+
+    def spy(*args, **kwargs):
+        taken.append("python")
+        return python_path(*args, **kwargs)
+
+    spy.__wrapped__ = python_path
+
+    monkeypatch.setattr(load, "FAST_PATH", fast)
+    monkeypatch.setattr(load, "_load_complaints_python", spy)
+    target = settings.exports_dir / AGENCY / "complaints" / f"{DAY.isoformat()}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(path.read_bytes())
+    source = SourceFile("complaints", AGENCY, f"{AGENCY}/complaints/{DAY.isoformat()}.csv", target, DAY, None)
+    _clear(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        result = load.load_complaints(conn, land(source, settings.landing_dir), DAY).as_dict()
+    return result, _snapshot(url), taken
+
+
+# the files the fast path must take (the others may go either way, as long as the result is the same)
+FAST = {"utf8.csv", "utf8_bom.csv", "aliases.csv", "duplicates.csv", "row_rejects.csv", "statuses.csv",
+        "tricky.csv", "tricky_crlf.csv", "tricky_semicolon.csv", "generated.csv", "generated2.csv"}
+
+
+def test_fast_path_and_python_readers_load_the_same(scratch, tmp_path, monkeypatch) -> None:
+    settings, url, _ = scratch
+    fast_taken = []
+    for path in _files(tmp_path / "files"):
+        python_result, python_rows, python_taken = _load(settings, url, path, False, monkeypatch)
+        fast_result, fast_rows, taken = _load(settings, url, path, True, monkeypatch)
+        assert python_taken == ["python"]
+        if not taken:
+            fast_taken.append(path.name)
+        assert fast_result == python_result, path.name
+        for table, rows in python_rows.items():
+            assert fast_rows[table] == rows, f"{path.name}: {table}"
+    assert FAST <= set(fast_taken), sorted(FAST - set(fast_taken))
+    assert "stray_quote.csv" not in fast_taken
+
+
+def test_fast_path_keeps_the_previous_batch_when_the_file_turns_out_unreadable(scratch, tmp_path, monkeypatch):
+    settings, url, _ = scratch
+    broken = tmp_path / "broken.csv"
+    broken.write_text(HEADER + "\n5001,35.05,2021-05-01,\"never closed,Proses,,,,,,,,,,\n", encoding="utf-8")
+    result, rows, taken = _load(settings, url, broken, True, monkeypatch)
+    assert taken == ["python"]
+    assert result["outcome"] == "rejected" and result["reason_code"] == "unreadable_file"
+    assert rows["complaints"] == [] and len(rows["rejected_files"]) == 1
