@@ -394,7 +394,8 @@ print(json.dumps({"seconds": done - started, "airflow_seconds": airflow_loaded -
 
 # The DAG processor (airflow/dag_processing/processor.py): DagFileProcessorProcess.start()
 # pre-imports the file's top-level `airflow.*` imports in the long-lived manager process
-# (`_pre_import_airflow_modules`), then forks a child that runs `_parse_file`: the DAG-version
+# (`_pre_import_airflow_modules`; the manager has called gc.freeze() before its loop), then
+# forks a child that runs `_parse_file`: the DAG-version
 # stability check, a BundleDagBag of the one file (the import), and the serialization sent back
 # to the manager. This probe does the same, `repeat` + 1 times (the first not counted).
 _DAG_PROCESSOR_PROBE = r"""
@@ -404,6 +405,7 @@ import structlog
 path, repeat = sys.argv[1], int(sys.argv[2])
 log = structlog.get_logger(logger_name="lapor.bench")
 try:
+    import airflow.dag_processing.manager  # the process `airflow dag-processor` runs
     from airflow.dag_processing.processor import DagFileParseRequest, _parse_file, _pre_import_airflow_modules
 except ImportError:  # another Airflow version: a DagBag and the serialization, as _parse_file does
     from airflow.dag_processing.dagbag import DagBag
@@ -419,6 +421,8 @@ else:
         result = _parse_file(DagFileParseRequest(file=path, bundle_path=Path(path).parent,
                                                  bundle_name="lapor-bench", callback_requests=[]), log)
         return result.serialized_dags, result.import_errors
+import gc
+gc.freeze()  # DagFileProcessorManager.before_run(): no copy-on-write of its objects in the forked parsers
 runs = []
 for i in range(repeat + 1):
     read_end, write_end = os.pipe()
