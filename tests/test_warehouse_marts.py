@@ -23,7 +23,8 @@ def fingerprints(url: str) -> dict[str, str]:
     return out
 
 
-def load_days(settings, exports, days) -> None:
+def load_days(settings, exports, days, nightly: bool = False) -> None:
+    """Load the days in this order; `dbt build` once at the end, or after each day (nightly)."""
     from lapor import pipeline
     from lapor.registry import load_registry
     from lapor.transform import build
@@ -34,10 +35,16 @@ def load_days(settings, exports, days) -> None:
         pipeline.prepare(day, settings)
         for code in codes:
             pipeline.ingest_agency(day, code, exports, settings=settings)
-    build(warehouse_url(settings), settings)
+        if nightly:
+            build(warehouse_url(settings), settings)
+    if not nightly:
+        build(warehouse_url(settings), settings)
 
 
 def test_loading_later_days_first_gives_the_same_marts(settings, warehouse, sample_exports, tmp_path):
+    """Night by night in date order (each build incremental) = the later days first, then the
+    earlier ones late (a backfill) = a full rebuild of the same raw layer."""
+    from lapor.transform import run_dbt
     from tests.conftest import _scratch_database
 
     with contextlib.ExitStack() as stack:
@@ -46,10 +53,17 @@ def test_loading_later_days_first_gives_the_same_marts(settings, warehouse, samp
         for _, url, _ in (in_order, late_first):  # each new warehouse draws its own salt
             with psycopg.connect(url) as conn:
                 conn.execute("update ref.secrets set value = 'same salt' where name = 'reporter_salt'")
-        load_days(in_order[0], sample_exports, DAYS)
-        load_days(late_first[0], sample_exports, DAYS[3:] + DAYS[:3])
+        load_days(in_order[0], sample_exports, DAYS, nightly=True)
+        with psycopg.connect(in_order[1]) as conn:
+            last_build = conn.execute("select is_full, full_rebuild_reason from intermediate.int_build_window").fetchone()
+        load_days(late_first[0], sample_exports, DAYS[3:], nightly=True)
+        load_days(late_first[0], sample_exports, DAYS[:3], nightly=True)
         first, second = fingerprints(in_order[1]), fingerprints(late_first[1])
+        assert run_dbt(["build", "--full-refresh"], in_order[1], in_order[0]).success
+        rebuilt = fingerprints(in_order[1])
+    assert last_build == (False, None)  # the last night was incremental
     assert first == second
+    assert first == rebuilt
     assert first["fct_backlog_daily"].split()[0] != "0"
 
 

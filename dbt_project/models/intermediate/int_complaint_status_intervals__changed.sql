@@ -8,6 +8,8 @@
 --     timestamps (WIB dates): unverified from submission, awaiting_followup from disposition,
 --     in_progress from the first follow-up, and the exported closed status from closed_at.
 -- Statuses are end-of-day: a timestamp on day D counts from D, like an export of day D.
+-- Only the complaints in int_changed_complaints (all of them on a full rebuild): the
+-- incremental int_complaint_status_intervals replaces theirs with these rows.
 with
 
 horizon as (
@@ -28,6 +30,7 @@ snapshots as (
         complaints.closed_at
     from {{ ref('stg_raw__complaints') }} as complaints
     where complaints.export_day <= (select horizon_date from horizon)
+        and complaints.tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
     order by
         complaints.tracking_id,
         complaints.export_day,
@@ -50,7 +53,10 @@ sequenced as (
         -- a complaint counts for the agency of its latest export, on every day
         last_value(agency_code) over (
             by_day rows between unbounded preceding and unbounded following
-        ) as latest_agency_code
+        ) as latest_agency_code,
+        last_value({{ wib_date('submitted_at') }}) over (
+            by_day rows between unbounded preceding and unbounded following
+        ) as latest_submitted_on
     from snapshots
     window by_day as (partition by tracking_id order by export_day)
 ),
@@ -59,6 +65,7 @@ exported as (
     select
         tracking_id,
         latest_agency_code as agency_code,
+        latest_submitted_on as submitted_on,
         status,
         export_day as valid_from,
         lead(export_day) over (partition by tracking_id order by export_day) as valid_to,
@@ -75,6 +82,7 @@ first_exports as materialized (
     select
         tracking_id,
         latest_agency_code,
+        latest_submitted_on,
         status,
         export_day as first_seen_on,
         least(submitted_on, reached_2) as reached_1,
@@ -93,6 +101,7 @@ first_exports as materialized (
                 select
                     tracking_id,
                     latest_agency_code,
+                    latest_submitted_on,
                     status,
                     export_day,
                     case when submitted_on < export_day then submitted_on end as submitted_on,
@@ -113,6 +122,7 @@ rebuilt as (
     select
         tracking_id,
         latest_agency_code as agency_code,
+        latest_submitted_on as submitted_on,
         stages.status,
         stages.valid_from,
         stages.valid_to,
@@ -137,6 +147,7 @@ intervals as (
 select
     tracking_id,
     agency_code,
+    submitted_on,
     status,
     status in {{ open_statuses() }} as is_open,
     valid_from,

@@ -3,10 +3,20 @@
 -- age_6_from, 15-60 from age_15_from, 61+ from age_61_from, and "from a prior year" from
 -- 1 January after its submission. Age k is first reached on the k-th working day after
 -- the submission date. Null = beyond the calendar.
+-- Incremental: a run rebuilds the complaints in int_changed_complaints (macros/incremental.sql).
+-- depends_on: {{ ref('int_changed_complaints') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['tracking_id'], 'unique': True}],
+    pre_hook="{{ delete_changed_complaints() }}",
+) }}
 with
 
 complaints as (
-    select tracking_id, submitted_on from {{ ref('int_complaints__latest') }}
+    select tracking_id, submitted_on
+    from {{ ref('int_complaints__latest') }}
+    where {{ only_changed_complaints('tracking_id') }}
 ),
 
 calendar as (

@@ -1,6 +1,14 @@
 -- One row per complaint: its state in the latest export that holds it (up to the
 -- horizon), the first and last export days it appeared in, and its first follow-up from
 -- either the export or any follow-up report row.
+-- Incremental: a run rebuilds the complaints in int_changed_complaints (macros/incremental.sql).
+-- depends_on: {{ ref('int_changed_complaints') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['tracking_id'], 'unique': True}],
+    pre_hook="{{ delete_changed_complaints() }}",
+) }}
 with
 
 horizon as (
@@ -19,6 +27,7 @@ snapshots as (
         ) as recency
     from {{ ref('stg_raw__complaints') }} as complaints
     where complaints.export_day <= (select horizon_date from horizon)
+        and {{ only_changed_complaints('complaints.tracking_id') }}
     window by_complaint as (partition by complaints.tracking_id)
 ),
 
@@ -32,6 +41,7 @@ reported_followups as (
         min(followup_at) as first_reported_followup_at
     from {{ ref('stg_raw__followup_rows') }}
     where submitted_on <= (select horizon_date from horizon)
+        and {{ only_changed_complaints('tracking_id') }}
     group by tracking_id
 )
 

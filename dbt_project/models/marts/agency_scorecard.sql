@@ -1,9 +1,30 @@
 -- Per agency and day (the days of fct_backlog_daily): this year's intake and completions,
 -- open complaints, the follow-up report status, and the agencies' rank that day.
+-- Incremental: a run rebuilds every agency's days from scorecard_rebuild_from() on (the
+-- ranks compare all agencies on a day); the running counts start on that day.
+-- depends_on: {{ ref('int_agency_backlog_changes') }}
+-- depends_on: {{ ref('int_build_window') }}
+-- depends_on: {{ ref('stg_raw__followup_reports') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['agency_code', 'as_of_date'], 'unique': True}, {'columns': ['as_of_date']}],
+    pre_hook="{{ delete_changed_scorecard_days() }}",
+) }}
 with
 
+rebuild as (
+    {%- if is_incremental() %}
+    select {{ scorecard_rebuild_from() }} as rebuild_from
+    {%- else %}
+    select '-infinity'::date as rebuild_from
+    {%- endif %}
+),
+
 backlog as (
-    select as_of_date, agency_code, open_complaints from {{ ref('fct_backlog_daily') }}
+    select as_of_date, agency_code, open_complaints
+    from {{ ref('fct_backlog_daily') }}
+    where as_of_date >= (select rebuild_from from rebuild)
 ),
 
 complaints as (
@@ -13,10 +34,14 @@ complaints as (
         submitted_on,
         make_date(extract(year from submitted_on)::integer + 1, 1, 1) as next_year_from
     from {{ ref('int_complaints__latest') }}
+    where make_date(extract(year from submitted_on)::integer + 1, 1, 1) > (select rebuild_from from rebuild)
 ),
 
 completed_intervals as (
-    select * from {{ ref('int_complaint_status_intervals') }} where status = 'completed'
+    select *
+    from {{ ref('int_complaint_status_intervals') }}
+    where status = 'completed'
+        and (valid_to is null or valid_to > (select rebuild_from from rebuild))
 ),
 
 reports as (

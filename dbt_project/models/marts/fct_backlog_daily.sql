@@ -1,14 +1,36 @@
 -- Open complaints per agency and day, by status and by age, from the status history.
 -- Counted as running sums of +1/-1 changes (macro running_counts), so a complaint open for
 -- a year is a handful of rows here, not 365.
+-- Incremental: a run rebuilds each agency's days from int_agency_backlog_changes.changed_from
+-- on (the running counts start there: an interval that began earlier counts from that day).
+-- depends_on: {{ ref('int_agency_backlog_changes') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['agency_code', 'as_of_date'], 'unique': True}, {'columns': ['as_of_date']}],
+    pre_hook="{{ delete_changed_agency_days() }}",
+) }}
 with
 
 agency_days as (
-    select agency_code, as_of_date from {{ ref('int_agency_days') }}
+    select agency_days.agency_code, agency_days.as_of_date
+    from {{ ref('int_agency_days') }} as agency_days
+    {%- if is_incremental() %}
+    inner join {{ ref('int_agency_backlog_changes') }} as changes
+        on agency_days.agency_code = changes.agency_code
+        and agency_days.as_of_date >= changes.changed_from
+    {%- endif %}
 ),
 
 open_intervals as (
-    select * from {{ ref('int_complaint_status_intervals') }} where is_open
+    select intervals.*
+    from {{ ref('int_complaint_status_intervals') }} as intervals
+    {%- if is_incremental() %}
+    inner join {{ ref('int_agency_backlog_changes') }} as changes
+        on intervals.agency_code = changes.agency_code
+        and (intervals.valid_to is null or intervals.valid_to > changes.changed_from)
+    {%- endif %}
+    where intervals.is_open
 ),
 
 thresholds as (

@@ -1,8 +1,17 @@
 -- One row per complaint: its latest known state and its durations in working days.
+-- Incremental: a run rebuilds the complaints in int_changed_complaints (macros/incremental.sql).
+-- depends_on: {{ ref('int_changed_complaints') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['tracking_id'], 'unique': True}, {'columns': ['agency_code']}],
+    pre_hook="{{ delete_changed_complaints() }}",
+) }}
 with
 
 complaints as (
     select * from {{ ref('int_complaints__latest') }}
+    where {{ only_changed_complaints('tracking_id') }}
 ),
 
 measured as (

@@ -16,7 +16,10 @@ renamed as (
         status as load_status,
         rows_loaded,
         rows_rejected,
-        run_date
+        run_date,
+
+        ---------- change tracking
+        coalesce(load_seq, 0) as load_seq
     from source
 )
 

@@ -213,3 +213,62 @@ create table if not exists quality.alert_findings (
 
 -- Columns added after the first release: an existing warehouse gets them here.
 alter table quality.check_results add column if not exists facts jsonb not null default '{}'::jsonb;
+
+-- Change tracking for the incremental dbt models (dbt_project/models/intermediate/
+-- int_build_window.sql). Every write of a batch row (complaints or follow-up report) takes
+-- the next raw.load_seq, and every statement that deletes raw rows (a batch replaced by a
+-- corrected file) records the tracking ids it took away, so a dbt run can rebuild exactly
+-- the complaints loaded or changed since the last successful build. The writer takes a
+-- shared advisory lock before it draws a number; dbt takes the same lock exclusively before
+-- it reads the highest number, so it never skips a load that was still committing.
+create sequence if not exists raw.load_seq;
+alter table raw.complaint_batches add column if not exists load_seq bigint;
+alter table raw.followup_reports add column if not exists load_seq bigint;
+
+create table if not exists raw.retracted_complaints (
+    tracking_id  text not null,
+    load_seq     bigint not null,
+    retracted_at timestamptz not null default now()
+);
+create index if not exists retracted_complaints_seq_idx on raw.retracted_complaints (load_seq);
+
+create or replace function raw.next_load_seq() returns bigint
+language plpgsql volatile as $fn$
+begin
+    perform pg_advisory_xact_lock_shared(727002);
+    return nextval('raw.load_seq');
+end
+$fn$;
+
+create or replace function raw.stamp_load_seq() returns trigger
+language plpgsql as $fn$
+begin
+    new.load_seq := raw.next_load_seq();
+    return new;
+end
+$fn$;
+
+create or replace function raw.record_retracted() returns trigger
+language plpgsql as $fn$
+begin
+    insert into raw.retracted_complaints (tracking_id, load_seq)
+    select distinct gone.tracking_id, stamp.seq
+    from gone, (select raw.next_load_seq() as seq) as stamp;
+    return null;
+end
+$fn$;
+
+create or replace trigger complaint_batches_load_seq
+    before insert or update on raw.complaint_batches
+    for each row execute function raw.stamp_load_seq();
+create or replace trigger followup_reports_load_seq
+    before insert or update on raw.followup_reports
+    for each row execute function raw.stamp_load_seq();
+create or replace trigger complaints_retracted
+    after delete on raw.complaints
+    referencing old table as gone
+    for each statement execute function raw.record_retracted();
+create or replace trigger followup_rows_retracted
+    after delete on raw.followup_rows
+    referencing old table as gone
+    for each statement execute function raw.record_retracted();

@@ -1,0 +1,89 @@
+{#-
+  Incremental models rebuild only the complaints in int_changed_complaints (see
+  int_build_window): the pre-hook deletes their rows, the model selects their new rows, and
+  dbt appends them. On a first build or --full-refresh, the model is built whole.
+-#}
+
+{#- Pre-hook of a model keyed by tracking id: delete the changed complaints' rows. -#}
+{% macro delete_changed_complaints() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A where-condition that keeps the changed complaints' rows in an incremental run. -#}
+{% macro only_changed_complaints(column) -%}
+    {%- if is_incremental() -%}
+    {{ column }} in (select tracking_id from {{ ref('int_changed_complaints') }})
+    {%- else -%}
+    true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of fct_backlog_daily: delete each changed agency's days from changed_from on,
+    and the days an agency no longer has (int_agency_days). -#}
+{% macro delete_changed_agency_days() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as backlog
+    where exists (
+            select 1 from {{ ref('int_agency_backlog_changes') }} as changes
+            where changes.agency_code = backlog.agency_code
+                and backlog.as_of_date >= changes.changed_from
+        )
+        or not exists (
+            select 1 from {{ ref('int_agency_days') }} as agency_days
+            where agency_days.agency_code = backlog.agency_code
+                and agency_days.as_of_date = backlog.as_of_date
+        )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The first day agency_scorecard rebuilds (every agency, for the ranks): the earliest
+    changed_from of int_agency_backlog_changes, or the first day of fct_backlog_daily the
+    scorecard does not hold yet. Null = nothing to rebuild. -#}
+{% macro scorecard_rebuild_from() -%}
+    least(
+        (select min(changed_from) from {{ ref('int_agency_backlog_changes') }}),
+        (
+            select min(backlog.as_of_date)
+            from {{ ref('fct_backlog_daily') }} as backlog
+            where not exists (
+                select 1 from {{ this }} as scorecard
+                where scorecard.agency_code = backlog.agency_code
+                    and scorecard.as_of_date = backlog.as_of_date
+            )
+        ),
+        (
+            -- a follow-up report written since the last build changes its month's status
+            -- from the month's due date on
+            select min(reports.due_date)
+            from {{ ref('fct_followup_reports') }} as reports
+            inner join {{ ref('stg_raw__followup_reports') }} as written
+                on reports.agency_code = written.agency_code
+                and reports.period = written.period
+            cross join {{ ref('int_build_window') }} as build
+            where written.load_seq > build.previous_seq
+        )
+    )
+{%- endmacro %}
+
+{#- Pre-hook of agency_scorecard: delete the days from scorecard_rebuild_from() on, and the
+    rows fct_backlog_daily no longer has. -#}
+{% macro delete_changed_scorecard_days() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as scorecard
+    where scorecard.as_of_date >= {{ scorecard_rebuild_from() }}
+        or not exists (
+            select 1 from {{ ref('fct_backlog_daily') }} as backlog
+            where backlog.agency_code = scorecard.agency_code
+                and backlog.as_of_date = scorecard.as_of_date
+        )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
