@@ -27,7 +27,7 @@ HEADER = ("ID Laporan,Kode Instansi,Tanggal Laporan,Judul Laporan,Status Laporan
 # Python parser, stripped cells, numeric ids, line breaks in quoted cells, blank records.
 TRICKY = [
     "5001,35.05,2021-05-01 08:00,Jalan rusak,Selesai,2021-05-02,2021-05-03 10:00:00,2021-05-04,2021-05-04,Y,T,1,Pengaduan,a,x",
-    "5002.0,35.5,01/05/2021 08:00,\"Judul, dengan koma\",  terdisposisi   SELESAI ,2021-02-30,,2021-04-30 07:00,,ya,tidak,0,ASPIRASI,,",
+    "5002.0,35.5,01/05/2021 08:00,\"Judul, dengan koma\",  terdisposisi   SELESAI ,2021-5-2,,2021-04-30 07:00,,ya,tidak,0,ASPIRASI,,",
     " 5003 , 35.05 ,27 Mei 2021 14:05,\"baris\npertama\r\nkedua\",Proses,bukan tanggal,,,, , ,mungkin,Permintaan Informasi,\" \",",
     ",35.05,2021-05-01,tanpa id,Proses,,,,,,,,,,",
     "5005,35.05,2021-05-01,status aneh,Entah,,,,,,,,,,",
@@ -41,7 +41,7 @@ TRICKY = [
     "5012,35.05,2021-05-01T08:00:00+07:00,zona,Proses,2021-05-02T01:00:00Z,,,,,,,,,",
     "5001,35.05,2021-05-01 08:00,duplikat lama,Proses,2021-05-02,,,2021-05-02,,,,,,",
     "5013,35.05,2021-05-01,\"\",,,,,,,,,,,",
-    "5014,35.05,2020-02-29 23:59,kabisat,Diarsipkan,2021-02-29,,,,,,,,,",
+    "5014,35.05,2020-02-29 23:59,kabisat,Diarsipkan,2021-04-30 23:59:60,,,,,,,,,",
     "5015,35.05,2021-05-01 24:00,jam 24,Proses,,,,,,,,,,",
 ]
 
@@ -79,7 +79,10 @@ def _files(tmp: Path) -> list[Path]:
     stray = tmp / "stray_quote.csv"
     stray.write_text(HEADER + "\n5020,35.05,2021-05-01,layar 5 inch\",Proses,,,,,,,,,,\n"
                      "5021,35.05,2021-05-01,\"x\",Proses,,,,,,,,,,\n", encoding="utf-8")
-    return [*corpus, _tricky(tmp / "tricky.csv"), crlf, semicolon, stray,
+    invalid_day = tmp / "invalid_day.csv"  # a plain-looking date PostgreSQL refuses: read the Python way
+    invalid_day.write_text(HEADER + "\n5030,35.05,2021-05-01,a,Proses,2021-02-29,,,,,,,,,\n"
+                           "5031,35.05,2021-05-01,b,Proses,2021-04-31 10:00,,,,,,,,,\n", encoding="utf-8")
+    return [*corpus, _tricky(tmp / "tricky.csv"), crlf, semicolon, stray, invalid_day,
             _generated(tmp / "generated.csv", 3000, 1), _generated(tmp / "generated2.csv", 500, 2)]
 
 
