@@ -163,3 +163,11 @@ def test_fast_path_keeps_the_previous_batch_when_the_file_turns_out_unreadable(s
     assert taken == ["python"]
     assert result["outcome"] == "rejected" and result["reason_code"] == "unreadable_file"
     assert rows["complaints"] == [] and len(rows["rejected_files"]) == 1
+
+
+def test_sql_strips_the_characters_python_strips() -> None:
+    import sys
+
+    from lapor.readers.canonical import PY_WHITESPACE
+
+    assert PY_WHITESPACE == "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
