@@ -4,7 +4,8 @@
 rows in SQL (the fast path); any other file is read by the Python readers. Every file here
 is loaded both ways into the same fresh database, and everything the load writes is
 compared: the rows of raw.complaints (every column, `original` and `extra` included), the
-rejected rows with their lines, reasons and original rows, the batch and the result.
+rejected rows with their lines, reasons and original rows, the batch, the tracking ids
+recorded as retracted, and the result.
 """
 from __future__ import annotations
 
@@ -98,13 +99,15 @@ def _snapshot(url: str) -> dict:
                 "from quality.rejected_files").fetchall(),
             "batches": conn.execute("select agency_code, export_day, file, sha256, status, rows_loaded, "
                                     "rows_rejected, run_date from raw.complaint_batches").fetchall(),
+            # what the incremental dbt models are told was taken away (nothing, on a first load)
+            "retracted": conn.execute("select tracking_id from raw.retracted_complaints order by 1").fetchall(),
         }
 
 
 def _clear(url: str) -> None:
     with psycopg.connect(url) as conn:
-        for table in ("raw.complaints", "raw.complaint_batches", "raw.landed_files", "quality.rejected_rows",
-                      "quality.rejected_files"):
+        for table in ("raw.complaints", "raw.retracted_complaints", "raw.complaint_batches", "raw.landed_files",
+                      "quality.rejected_rows", "quality.rejected_files"):
             conn.execute(f"delete from {table}")
 
 

@@ -351,14 +351,15 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
                  "and file_day = %s", (src.agency_code, src.file_day))
     head = sql.SQL("{}, {}, {}").format(sql.Literal(src.agency_code), sql.Literal(src.file_day),
                                         sql.Literal(src.relpath))
-    loaded, duplicated = conn.execute(sql.SQL(
-        """with ins as (
-               insert into raw.complaints (agency_code, export_day, file, {columns})
-               select {head}, {values} from ({checked}) checked where code is null
-               returning tracking_id)
-           select count(*), count(*) - count(distinct tracking_id) from ins""").format(
+    # Duplicate tracking ids (rare): rank the rows that pass the checks as the Python path
+    # does, so that only the row with the latest activity is written (raw.complaints'
+    # delete trigger would record the others as retracted complaints).
+    checked = query.ranked if query.has_duplicates() else query.checked
+    loaded = conn.execute(sql.SQL(
+        """insert into raw.complaints (agency_code, export_day, file, {columns})
+           select {head}, {values} from ({checked}) checked where code is null""").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, COMPLAINT_COLUMNS)), head=head,
-        values=query.values, checked=query.checked)).fetchone()
+        values=query.values, checked=checked)).rowcount
     codes: dict[str, int] = {}
     if loaded < query.records():  # some rows cannot load: record why
         for code, count in conn.execute(sql.SQL(
@@ -369,12 +370,8 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
                    from ({checked}) checked where code is not null
                    returning reason_code)
                select reason_code, count(*) from r group by reason_code""").format(
-            head=head, run_date=sql.Literal(run_date), original=query.original, checked=query.checked)):
+            head=head, run_date=sql.Literal(run_date), original=query.original, checked=checked)):
             codes[code] = count
-    if duplicated:
-        duplicated = _reject_duplicates(conn, src.agency_code, src.file_day, run_date)
-        codes["duplicate_tracking_id"] = duplicated
-    loaded -= duplicated
     rejected = sum(codes.values())
     _record_batch(conn, landed, run_date, loaded, rejected)
     conn.execute("drop table incoming_complaints")
@@ -397,42 +394,6 @@ def _record_batch(conn: psycopg.Connection, landed: LandedFile, run_date: date, 
                run_date = excluded.run_date""",
         (src.agency_code, src.file_day, src.relpath, landed.sha256, loaded, rejected, run_date),
     )
-
-
-def _reject_duplicates(conn: psycopg.Connection, agency_code: str, export_day: date, run_date: date) -> int:
-    """Of the rows just loaded with the same tracking id, keep the one with the latest activity."""
-    return conn.execute(
-        """with twice as (
-               select tracking_id from raw.complaints where agency_code = %(agency)s and export_day = %(day)s
-               group by tracking_id having count(*) > 1
-           ),
-           ranked as (
-               select ctid as rid, tracking_id, line,
-                      row_number() over w as rn, first_value(line) over w as kept_line
-               from raw.complaints
-               where agency_code = %(agency)s and export_day = %(day)s and tracking_id in (select tracking_id from twice)
-               window w as (partition by tracking_id
-                            order by greatest(last_activity_at, closed_at, first_followup_at,
-                                              dispositioned_at, submitted_at) desc nulls last, line desc)
-           ),
-           losers as (
-               delete from raw.complaints c using ranked r
-               where c.ctid = r.rid and r.rn > 1
-               returning c.*, r.kept_line
-           ),
-           recorded as (
-               insert into quality.rejected_rows
-                   (run_date, agency_code, file, line, tracking_id, reason_code, reason, original, kind, file_day)
-               select %(run_date)s, agency_code, file, line, tracking_id, 'duplicate_tracking_id',
-                      format('Tracking id %%s appears more than once in this file; the row at line %%s, '
-                             'with the latest activity, was loaded instead.', tracking_id, kept_line),
-                      coalesce(original, '{}'::jsonb), 'complaints', export_day
-               from losers
-               returning 1
-           )
-           select count(*) from recorded""",
-        {"agency": agency_code, "day": export_day, "run_date": run_date},
-    ).fetchone()[0]
 
 
 def _lit(value) -> sql.Composable:
@@ -599,6 +560,10 @@ class _ComplaintQuery:
     @property
     def checked(self) -> sql.Composable:
         """Every non-blank row: line, typed values, and its reason code and sentence if it cannot load."""
+        return sql.SQL("select *, check_code as code, check_reason as reason from ({}) checked_rows").format(
+            self._checked())
+
+    def _checked(self) -> sql.Composable:
         blank = sql.SQL(" and ").join(sql.SQL("btrim({}, {}) = ''").format(sql.Identifier(c), self.ws)
                                       for c in self.cells)
         dates = sql.SQL(", ").join(sql.SQL("{} as {}").format(self.date(c), sql.Identifier(c))
@@ -626,7 +591,7 @@ class _ComplaintQuery:
                         when wrong_agency is not null then 'wrong_agency'
                         {after_code}
                         {closed_code}
-                   end as code,
+                   end as check_code,
                    case when tid is null then {missing}
                         when status is null then {status_reason}
                         when submitted_at = '-infinity' then concat({sub_a}, {sub_shown}, {sub_b})
@@ -634,7 +599,7 @@ class _ComplaintQuery:
                         when wrong_agency is not null then wrong_agency
                         {after}
                         {closed}
-                   end as reason
+                   end as check_reason
                from (
                    select *
                    from (
@@ -662,6 +627,32 @@ class _ComplaintQuery:
             after=after, closed=closed, line=self.line(), row_text=self.row_text(), tid=self.tracking_id(),
             status=self.mapped("status", "status"), dates=dates, wrong_agency=wrong_agency, blank=blank,
         )
+
+    @property
+    def ranked(self) -> sql.Composable:
+        """`checked`, where a row that passes the checks but whose tracking id a row with later
+        activity (or, on a tie, a later line) also has is rejected as a duplicate."""
+        return sql.SQL(
+            """select *,
+                      case when check_code is null and rank > 1 then 'duplicate_tracking_id'
+                           else check_code end as code,
+                      case when check_code is null and rank > 1 then
+                          format('Tracking id %s appears more than once in this file; the row at line %s, '
+                                 'with the latest activity, was loaded instead.', tid, kept_line)
+                           else check_reason end as reason
+               from (
+                   select *, row_number() over w as rank, first_value(line) over w as kept_line
+                   from ({checked}) checked_rows
+                   window w as (partition by tid, check_code is null
+                                order by greatest(last_activity_at, closed_at, first_followup_at,
+                                                  dispositioned_at, submitted_at) desc nulls last, line desc)
+               ) ranked_rows""").format(checked=self._checked())
+
+    def has_duplicates(self) -> bool:
+        """Whether two records have the same tracking id (a superset of the duplicates that load)."""
+        return self.conn.execute(sql.SQL(
+            "select exists (select from incoming_complaints where {tid} is not null group by {tid} "
+            "having count(*) > 1)").format(tid=self.tracking_id())).fetchone()[0]
 
     def records(self) -> int:
         """The file's records that are not blank."""
