@@ -340,7 +340,7 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
                 if not check.ok:
                     raise _NotCanonical("quotes or text that COPY would read differently")
                 copy.write(chunk)
-    query = _ComplaintQuery(conn, plan, cells, src.agency_code, src.file_day, check.line_breaks)
+    query = _ComplaintQuery(conn, plan, cells, src.agency_code, src.file_day, check.line_breaks, check.cr_in_quotes)
     query.read_odd_values()
 
     conn.execute("delete from raw.complaints where agency_code = %s and export_day = %s",
@@ -354,14 +354,14 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
     # Duplicate tracking ids (rare): rank the rows that pass the checks as the Python path
     # does, so that only the row with the latest activity is written (raw.complaints'
     # delete trigger would record the others as retracted complaints).
-    checked = query.ranked if query.has_duplicates() else query.checked
+    checked = query.ranked if query.has_duplicates else query.checked
     loaded = conn.execute(sql.SQL(
         """insert into raw.complaints (agency_code, export_day, file, {columns})
            select {head}, {values} from ({checked}) checked where code is null""").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, COMPLAINT_COLUMNS)), head=head,
         values=query.values, checked=checked)).rowcount
     codes: dict[str, int] = {}
-    if loaded < query.records():  # some rows cannot load: record why
+    if loaded < query.records:  # some rows cannot load: record why
         for code, count in conn.execute(sql.SQL(
             """with r as (
                    insert into quality.rejected_rows
@@ -404,13 +404,14 @@ class _ComplaintQuery:
     """The SQL that reads `incoming_complaints` as `readers.rows._ComplaintBuilder` reads cells."""
 
     def __init__(self, conn: psycopg.Connection, plan: CsvPlan, cells: list[str], agency_code: str,
-                 export_day: date, line_breaks: bool) -> None:
+                 export_day: date, line_breaks: bool, cr_in_quotes: bool) -> None:
         self.conn = conn
         self.plan = plan
         self.cells = cells
         self.agency_code = agency_code
         self.export_day = export_day
         self.line_breaks = line_breaks
+        self.cr_in_quotes = cr_in_quotes
         self.names = plan.header.names
         self.ws = _lit(PY_WHITESPACE)
         self.maps: dict[str, dict] = {}
@@ -449,10 +450,6 @@ class _ComplaintQuery:
 
     # the Python readings of the texts SQL does not read itself
     def read_odd_values(self) -> None:
-        lengths = sql.SQL(" or ").join(sql.SQL("octet_length({}) > {}").format(sql.Identifier(c), _lit(FIELD_LIMIT))
-                                       for c in self.cells)
-        if self.conn.execute(sql.SQL("select exists (select from incoming_complaints where {})").format(lengths)).fetchone()[0]:
-            raise _NotCanonical("a field longer than the CSV reader's limit")
         # the few texts of statuses, classifications, booleans and agency codes: one scan for all
         keyed = [(key, self.cell(column)) for key, column in (
             ("status", "status"), ("classification", "classification"), ("bool", "is_confidential"),
@@ -516,6 +513,7 @@ class _ComplaintQuery:
                 else:
                     maps["date"][text] = None if parsed is None else parsed.isoformat()
         self.maps = maps
+        self.survey()
 
     # the statement's parts
     def date(self, column: str) -> sql.Composable:
@@ -547,15 +545,22 @@ class _ComplaintQuery:
             return sql.SQL("null::text")
         return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(map(sql.Identifier, self.cells)))
 
+    def breaks(self) -> sql.Composable:
+        """The line breaks in the record's cells: CR LF, CR or LF count one line each, as Python counts."""
+        if not self.line_breaks:
+            return sql.SQL("0")
+        if not self.cr_in_quotes:
+            return sql.SQL("octet_length(row_text) - octet_length(replace(row_text, E'\\n', ''))")
+        return sql.SQL("case when strpos(row_text, E'\\n') > 0 or strpos(row_text, E'\\r') > 0 "
+                       "then regexp_count(row_text, E'\\r\\n|\\r|\\n') else 0 end")
+
     def line(self) -> sql.Composable:
         """The physical line where the record starts: the header is line 1, and a record takes
-        one line more for each line break in its cells (CR LF, CR or LF, as Python counts)."""
+        one line more for each line break in its cells."""
         if not self.line_breaks:
             return sql.SQL("n + 1")
-        breaks = sql.SQL("case when strpos(row_text, E'\\n') > 0 or strpos(row_text, E'\\r') > 0 "
-                         "then regexp_count(row_text, E'\\r\\n|\\r|\\n') else 0 end")
-        return sql.SQL("n + 1 + coalesce(sum({}) over (order by n rows between unbounded preceding "
-                       "and 1 preceding), 0)").format(breaks)
+        return sql.SQL("n + 1 + coalesce(sum(breaks) over (order by n rows between unbounded preceding "
+                       "and 1 preceding), 0)")
 
     @property
     def checked(self) -> sql.Composable:
@@ -605,11 +610,15 @@ class _ComplaintQuery:
                    from (
                        select *, {line} as line
                        from (
-                           select incoming_complaints.*, {row_text} as row_text, {tid} as tid, {status} as status,
-                                  {dates}, {wrong_agency} as wrong_agency
-                           from incoming_complaints
+                           select {kept}, {breaks} as breaks  -- the row's text is not carried into the sort
+                           from (
+                               select incoming_complaints.*, {row_text} as row_text, {tid} as tid,
+                                      {status} as status, {dates}, {wrong_agency} as wrong_agency
+                               from incoming_complaints
+                               offset 0
+                           ) typed
                            offset 0
-                       ) typed
+                       ) counted
                    ) numbered
                    where not (tid is null and {blank})  -- a blank record: skipped, as the reader skips it
                    offset 0
@@ -624,6 +633,9 @@ class _ComplaintQuery:
             sub_a=_lit("Submission date '"), sub_shown=self.shown("submitted_at"),
             sub_b=_lit(f"' in column '{self.name('submitted_at')}' is not a readable date."),
             sub_empty=_lit(f"Submission date column '{self.name('submitted_at')}' is empty; it is required."),
+            kept=sql.SQL(", ").join(map(sql.Identifier, ["n", *self.cells, "tid", "status", *COMPLAINT_DATES,
+                                                          "wrong_agency"])),
+            breaks=self.breaks(),
             after=after, closed=closed, line=self.line(), row_text=self.row_text(), tid=self.tracking_id(),
             status=self.mapped("status", "status"), dates=dates, wrong_agency=wrong_agency, blank=blank,
         )
@@ -648,19 +660,20 @@ class _ComplaintQuery:
                                                   dispositioned_at, submitted_at) desc nulls last, line desc)
                ) ranked_rows""").format(checked=self._checked())
 
-    def has_duplicates(self) -> bool:
-        """Whether two records have the same tracking id (a superset of the duplicates that load)."""
-        return self.conn.execute(sql.SQL(
-            "select exists (select from incoming_complaints where {tid} is not null group by {tid} "
-            "having count(*) > 1)").format(tid=self.tracking_id())).fetchone()[0]
-
-    def records(self) -> int:
-        """The file's records that are not blank."""
+    def survey(self) -> None:
+        """One scan: a field too long for the CSV reader, the non-blank records, repeated tracking ids."""
+        too_long = sql.SQL(" or ").join(sql.SQL("octet_length({}) > {}").format(sql.Identifier(c), _lit(FIELD_LIMIT))
+                                        for c in self.cells)
         blank = sql.SQL(" and ").join(sql.SQL("btrim({}, {}) = ''").format(sql.Identifier(c), self.ws)
                                       for c in self.cells)
-        return self.conn.execute(sql.SQL(
-            "select count(*) from (select *, {tid} as tid from incoming_complaints) t "
-            "where not (tid is null and {blank})").format(tid=self.tracking_id(), blank=blank)).fetchone()[0]
+        too_long_found, self.records, distinct_ids, ids = self.conn.execute(sql.SQL(
+            """select bool_or({too_long}), count(*) filter (where not (tid is null and {blank})),
+                      count(distinct tid), count(tid)
+               from (select *, {tid} as tid from incoming_complaints offset 0) t""").format(
+            too_long=too_long, blank=blank, tid=self.tracking_id())).fetchone()
+        if too_long_found:
+            raise _NotCanonical("a field longer than the CSV reader's limit")
+        self.has_duplicates = distinct_ids < ids  # a superset of the duplicates that load
 
     @property
     def original(self) -> sql.Composable:

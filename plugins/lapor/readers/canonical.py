@@ -92,6 +92,7 @@ class QuoteCheck:
         self.pending_close = False  # a closing quote ended the previous chunk: check this one's first byte
         self.opened = 0             # where the open quoted field started, in the current chunk
         self.line_breaks = False    # whether a quoted field holds a line break (records span lines)
+        self.cr_in_quotes = False   # whether one holds a CR (else every break in a cell is an LF)
         self.ok = True
 
     def feed(self, chunk: bytes) -> None:
@@ -109,8 +110,9 @@ class QuoteCheck:
         position = chunk.find(b'"')
         while position >= 0:
             if self.in_quotes:  # closing
-                if not self.line_breaks and (chunk.find(b"\n", self.opened, position) >= 0
-                                             or chunk.find(b"\r", self.opened, position) >= 0):
+                if not self.cr_in_quotes and chunk.find(b"\r", self.opened, position) >= 0:
+                    self.line_breaks = self.cr_in_quotes = True
+                if not self.line_breaks and chunk.find(b"\n", self.opened, position) >= 0:
                     self.line_breaks = True
                 if position + 1 == size:
                     self.pending_close = True
@@ -127,5 +129,5 @@ class QuoteCheck:
             position = chunk.find(b'"', position + 1)
         if self.in_quotes:  # a quoted field runs on into the next chunk
             self.opened = 0
-            self.line_breaks = True  # conservatively
+            self.line_breaks = self.cr_in_quotes = True  # conservatively
         self.previous = chunk[-1]
