@@ -42,7 +42,8 @@ TRICKY = [
     "5012,35.05,2021-05-01T08:00:00+07:00,zona,Proses,2021-05-02T01:00:00Z,,,,,,,,,",
     "5001,35.05,2021-05-01 08:00,duplikat lama,Proses,2021-05-02,,,2021-05-02,,,,,,",
     "5013,35.05,2021-05-01,\"\",,,,,,,,,,,",
-    "5014,35.05,2020-02-29 23:59,kabisat,Diarsipkan,2021-04-30 23:59:60,,,,,,,,,",
+    "5014,35.05,2020-02-29 23:59,kabisat,Diarsipkan,2021-04-30 23:59:60,2021-05-02 10:00:00 ,,,,,,,,",
+    "5016,35.05,0999-05-01 07:00,tahun 999,Proses,2021-05-02T10:00,2021-05-2  10:00:00,2021-05-24 1:00:00,,,,,,,",
     "5015,35.05,2021-05-01 24:00,jam 24,Proses,,,,,,,,,,",
 ]
 
@@ -80,7 +81,7 @@ def _files(tmp: Path) -> list[Path]:
     stray = tmp / "stray_quote.csv"
     stray.write_text(HEADER + "\n5020,35.05,2021-05-01,layar 5 inch\",Proses,,,,,,,,,,\n"
                      "5021,35.05,2021-05-01,\"x\",Proses,,,,,,,,,,\n", encoding="utf-8")
-    invalid_day = tmp / "invalid_day.csv"  # a plain-looking date PostgreSQL refuses: read the Python way
+    invalid_day = tmp / "invalid_day.csv"  # plain-looking dates PostgreSQL refuses: read by the Python parser
     invalid_day.write_text(HEADER + "\n5030,35.05,2021-05-01,a,Proses,2021-02-29,,,,,,,,,\n"
                            "5031,35.05,2021-05-01,b,Proses,2021-04-31 10:00,,,,,,,,,\n", encoding="utf-8")
     return [*corpus, _tricky(tmp / "tricky.csv"), crlf, semicolon, stray, invalid_day,
@@ -139,7 +140,7 @@ def _load(settings, url: str, path: Path, fast: bool, monkeypatch) -> tuple[dict
 
 # the files the fast path must take (the others may go either way, as long as the result is the same)
 FAST = {"utf8.csv", "utf8_bom.csv", "aliases.csv", "duplicates.csv", "row_rejects.csv", "statuses.csv",
-        "tricky.csv", "tricky_crlf.csv", "tricky_semicolon.csv", "generated.csv", "generated2.csv"}
+        "tricky.csv", "invalid_day.csv", "tricky_crlf.csv", "tricky_semicolon.csv", "generated.csv", "generated2.csv"}
 
 
 def test_fast_path_and_python_readers_load_the_same(scratch, tmp_path, monkeypatch) -> None:
