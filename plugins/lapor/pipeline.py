@@ -109,7 +109,7 @@ def transform(run_date: str | date, settings: Settings | None = None) -> dict:
 
     settings = settings or Settings.from_env()
     url = warehouse_url(settings)
-    result = build(url, settings)
+    result = build(url, settings, unit_tests=False)
     docs = generate_docs(url, settings)
     return {"run_date": _day(run_date).isoformat(), "dbt": result.command, "success": result.success,
             "docs": str(docs)}

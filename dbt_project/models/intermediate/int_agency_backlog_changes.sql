@@ -27,15 +27,18 @@ agency_days as (
 ),
 
 new_intervals as (
+    -- (nothing to compare on a full rebuild: every day is rebuilt)
     select tracking_id, agency_code, submitted_on, status, valid_from, valid_to
     from {{ ref('int_complaint_status_intervals__changed') }}
+    where not (select is_full from build)
 ),
 
 old_intervals as (
     {%- if intervals is not none %}
     select tracking_id, agency_code, submitted_on, status, valid_from, valid_to
     from {{ intervals }}
-    where tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
+    where not (select is_full from build)
+        and tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
     {%- else %}
     select * from new_intervals where false
     {%- endif %}
