@@ -87,3 +87,15 @@
     select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- Pre-hook of agg_resolution_monthly: delete the groups int_resolution_month_changes names. -#}
+{% macro delete_changed_resolution_months() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as resolution
+    using {{ ref('int_resolution_month_changes') }} as changes
+    where resolution.agency_code = changes.agency_code
+        and resolution.month = changes.month
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

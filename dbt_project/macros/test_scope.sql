@@ -7,6 +7,7 @@
     * fct_backlog_daily: each agency's days from int_agency_backlog_changes.changed_from on;
     * agency_scorecard: the days from the earliest changed_from on (it rebuilds from there
       or earlier);
+    * agg_resolution_monthly: the groups in int_resolution_month_changes;
     * stg_raw__complaints: the export batches written since the last finished build.
   On a full rebuild (int_build_window.is_full, --full-refresh, or no finished build yet)
   they test everything. Unique indexes on the incremental tables keep their keys unique
@@ -33,7 +34,8 @@
     {%- set name = relation.identifier if relation.identifier is defined else none -%}
     {%- set by_complaint = ['int_complaints__latest', 'int_complaints__age_thresholds', 'fct_complaints'] -%}
     {%- if not execute or flags.FULL_REFRESH or name is none
-          or name not in by_complaint + ['fct_backlog_daily', 'agency_scorecard', 'stg_raw__complaints'] -%}
+          or name not in by_complaint + ['fct_backlog_daily', 'agency_scorecard', 'agg_resolution_monthly',
+                                         'stg_raw__complaints'] -%}
         {%- do return('') -%}
     {%- endif -%}
     {%- if name == 'stg_raw__complaints' -%}
@@ -56,6 +58,10 @@
     {%- if name in by_complaint -%}
         {%- do return("scoped.tracking_id in (select tracking_id from "
                       ~ adapter.get_relation(target.database, 'intermediate', 'int_changed_complaints') ~ ")") -%}
+    {%- endif -%}
+    {%- if name == 'agg_resolution_monthly' -%}
+        {%- do return("(scoped.agency_code, scoped.month) in (select agency_code, month from "
+                      ~ adapter.get_relation(target.database, 'intermediate', 'int_resolution_month_changes') ~ ")") -%}
     {%- endif -%}
     {%- set changes = adapter.get_relation(target.database, 'intermediate', 'int_agency_backlog_changes') -%}
     {%- if name == 'fct_backlog_daily' -%}

@@ -12,7 +12,7 @@
 
 {%- set incremental_models = [
     'int_complaints__latest', 'int_complaints__age_thresholds', 'int_complaint_status_intervals',
-    'fct_complaints', 'fct_backlog_daily', 'agency_scorecard'] -%}
+    'fct_complaints', 'fct_backlog_daily', 'agency_scorecard', 'agg_resolution_monthly'] -%}
 {%- set previous_attempt = none -%}
 {%- set previous_success = none -%}
 {%- set missing = [] -%}

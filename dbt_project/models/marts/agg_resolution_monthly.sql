@@ -1,11 +1,25 @@
 -- Resolution per agency and month of closing: completed complaints only (CONTRACT.md §3).
+-- Incremental: a run recomputes the groups in int_resolution_month_changes.
+-- depends_on: {{ ref('int_resolution_month_changes') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['agency_code', 'month'], 'unique': True}],
+    pre_hook="{{ delete_changed_resolution_months() }}",
+) }}
 with
 
 completed as (
-    select *
-    from {{ ref('fct_complaints') }}
-    where status = 'completed'
-        and closed_at is not null
+    select complaints.*
+    from {{ ref('fct_complaints') }} as complaints
+    {%- if is_incremental() %}
+    inner join {{ ref('int_resolution_month_changes') }} as changes
+        on complaints.agency_code = changes.agency_code
+        and complaints.closed_on >= changes.month
+        and complaints.closed_on < changes.month + interval '1 month'
+    {%- endif %}
+    where complaints.status = 'completed'
+        and complaints.closed_at is not null
 )
 
 select

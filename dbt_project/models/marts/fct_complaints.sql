@@ -1,6 +1,8 @@
 -- One row per complaint: its latest known state and its durations in working days.
 -- Incremental: a run rebuilds the complaints in int_changed_complaints (macros/incremental.sql).
 -- depends_on: {{ ref('int_changed_complaints') }}
+-- int_resolution_month_changes reads the stored rows before they are replaced:
+-- depends_on: {{ ref('int_resolution_month_changes') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
