@@ -56,6 +56,12 @@ new_only as (
     select * from old_intervals
 ),
 
+sides as (
+    select 'old' as side, * from old_only
+    union all
+    select 'new' as side, * from new_only
+),
+
 differences as (
     select
         one_side.agency_code,
@@ -64,24 +70,10 @@ differences as (
                 then least(coalesce(one_side.valid_to, 'infinity'::date), coalesce(other_side.valid_to, 'infinity'::date))
             else one_side.valid_from
         end as changed_from
-    from old_only as one_side
-    left join new_only as other_side
-        on one_side.tracking_id = other_side.tracking_id
-        and one_side.agency_code = other_side.agency_code
-        and one_side.submitted_on is not distinct from other_side.submitted_on
-        and one_side.status = other_side.status
-        and one_side.valid_from = other_side.valid_from
-    union all
-    select
-        one_side.agency_code,
-        case
-            when other_side.tracking_id is not null
-                then least(coalesce(one_side.valid_to, 'infinity'::date), coalesce(other_side.valid_to, 'infinity'::date))
-            else one_side.valid_from
-        end as changed_from
-    from new_only as one_side
-    left join old_only as other_side
-        on one_side.tracking_id = other_side.tracking_id
+    from sides as one_side
+    left join sides as other_side
+        on other_side.side <> one_side.side
+        and one_side.tracking_id = other_side.tracking_id
         and one_side.agency_code = other_side.agency_code
         and one_side.submitted_on is not distinct from other_side.submitted_on
         and one_side.status = other_side.status
