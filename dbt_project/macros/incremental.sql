@@ -24,20 +24,20 @@
 {%- endmacro %}
 
 {#- Pre-hook of fct_backlog_daily: delete each changed agency's days from changed_from on,
-    and the days an agency no longer has (int_agency_days). -#}
+    and the days an agency no longer has (int_agency_days). Two statements, each a join
+    (an OR of correlated subqueries would probe int_agency_days once per stored row). -#}
 {% macro delete_changed_agency_days() -%}
     {%- if is_incremental() -%}
     delete from {{ this }} as backlog
-    where exists (
-            select 1 from {{ ref('int_agency_backlog_changes') }} as changes
-            where changes.agency_code = backlog.agency_code
-                and backlog.as_of_date >= changes.changed_from
-        )
-        or not exists (
-            select 1 from {{ ref('int_agency_days') }} as agency_days
-            where agency_days.agency_code = backlog.agency_code
-                and agency_days.as_of_date = backlog.as_of_date
-        )
+    using {{ ref('int_agency_backlog_changes') }} as changes
+    where changes.agency_code = backlog.agency_code
+        and backlog.as_of_date >= changes.changed_from;
+    delete from {{ this }} as backlog
+    where not exists (
+        select 1 from {{ ref('int_agency_days') }} as agency_days
+        where agency_days.agency_code = backlog.agency_code
+            and agency_days.as_of_date = backlog.as_of_date
+    )
     {%- else -%}
     select 1
     {%- endif -%}
@@ -73,16 +73,17 @@
 {%- endmacro %}
 
 {#- Pre-hook of agency_scorecard: delete the days from scorecard_rebuild_from() on, and the
-    rows fct_backlog_daily no longer has. -#}
+    rows fct_backlog_daily no longer has (two statements, as above). -#}
 {% macro delete_changed_scorecard_days() -%}
     {%- if is_incremental() -%}
     delete from {{ this }} as scorecard
-    where scorecard.as_of_date >= {{ scorecard_rebuild_from() }}
-        or not exists (
-            select 1 from {{ ref('fct_backlog_daily') }} as backlog
-            where backlog.agency_code = scorecard.agency_code
-                and backlog.as_of_date = scorecard.as_of_date
-        )
+    where scorecard.as_of_date >= {{ scorecard_rebuild_from() }};
+    delete from {{ this }} as scorecard
+    where not exists (
+        select 1 from {{ ref('fct_backlog_daily') }} as backlog
+        where backlog.agency_code = scorecard.agency_code
+            and backlog.as_of_date = scorecard.as_of_date
+    )
     {%- else -%}
     select 1
     {%- endif -%}
