@@ -231,16 +231,7 @@ def _load_complaints_python(conn: psycopg.Connection, landed: LandedFile, run_da
             ).rowcount
             loaded = conn.execute("insert into raw.complaints select * from incoming_complaints").rowcount
             rejected = len(collector.rejects) + duplicates
-            conn.execute(
-                """insert into raw.complaint_batches (agency_code, export_day, file, sha256, status,
-                                                      rows_loaded, rows_rejected, run_date)
-                   values (%s, %s, %s, %s, 'loaded', %s, %s, %s)
-                   on conflict (agency_code, export_day) do update
-                   set file = excluded.file, sha256 = excluded.sha256, status = 'loaded',
-                       rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,
-                       run_date = excluded.run_date""",
-                (src.agency_code, src.file_day, src.relpath, landed.sha256, loaded, rejected, run_date),
-            )
+            _record_batch(conn, landed, run_date, loaded, rejected)
     except FileRejected as exc:
         return _reject_file(conn, landed, run_date, exc)
     codes: dict[str, int] = {}
