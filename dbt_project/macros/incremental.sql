@@ -100,3 +100,11 @@
     select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- The stored table of a model, looked up without ref() (no DAG edge): for the models that
+    compare a table with its new rows before that table is rebuilt. None if not built yet. -#}
+{% macro stored_relation(model_name) -%}
+    {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+                   | selectattr('name', 'equalto', model_name) | first -%}
+    {%- do return(adapter.get_relation(node.database, node.schema, node.alias)) -%}
+{%- endmacro %}

@@ -10,10 +10,8 @@
 {%- set intervals = none -%}
 {%- set backlog = none -%}
 {%- if execute -%}
-    {%- set intervals = adapter.get_relation(this.database, this.schema, 'int_complaint_status_intervals') -%}
-    {%- set backlog_node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-                           | selectattr('name', 'equalto', 'fct_backlog_daily') | first -%}
-    {%- set backlog = adapter.get_relation(backlog_node.database, backlog_node.schema, backlog_node.alias) -%}
+    {%- set intervals = stored_relation('int_complaint_status_intervals') -%}
+    {%- set backlog = stored_relation('fct_backlog_daily') -%}
 {%- endif %}
 
 with

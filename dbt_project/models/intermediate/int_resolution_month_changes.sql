@@ -4,9 +4,7 @@
 -- depends_on: {{ ref('int_changed_complaints') }}
 {%- set complaints = none -%}
 {%- if execute -%}
-    {%- set complaints_node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-                              | selectattr('name', 'equalto', 'fct_complaints') | first -%}
-    {%- set complaints = adapter.get_relation(complaints_node.database, complaints_node.schema, complaints_node.alias) -%}
+    {%- set complaints = stored_relation('fct_complaints') -%}
 {%- endif %}
 
 with
