@@ -129,6 +129,7 @@ create table if not exists raw.followup_rows (
     original       jsonb
 );
 create index if not exists followup_rows_batch_idx on raw.followup_rows (agency_code, period, submitted_on);
+create index if not exists followup_rows_tracking_idx on raw.followup_rows (tracking_id);
 
 -- Quality records ---------------------------------------------------------------------------
 create table if not exists quality.rejected_files (
