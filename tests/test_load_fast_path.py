@@ -5,7 +5,8 @@ rows in SQL (the fast path); any other file is read by the Python readers. Every
 is loaded both ways into the same fresh database, and everything the load writes is
 compared: the rows of raw.complaints (every column, `original` and `extra` included), the
 rejected rows with their lines, reasons and original rows, the batch, the tracking ids
-recorded as retracted, and the result.
+recorded as retracted, and the result. A loaded row keeps `original` only where typing lost
+a non-blank cell (an unreadable optional date or boolean, a classification that does not read).
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ TRICKY = [
     "5014,35.05,2020-02-29 23:59,kabisat,Diarsipkan,2021-04-30 23:59:60,2021-05-02 10:00:00 ,,,,,,,,",
     "5016,35.05,0999-05-01 07:00,tahun 999,Proses,2021-05-02T10:00,2021-05-2  10:00:00,2021-05-24 1:00:00,,,,,,,",
     "5015,35.05,2021-05-01 24:00,jam 24,Proses,,,,,,,,,,",
+    "5017,35.05,2021-05-01,rahasia entah,Proses,,,,,entah,,,,,",
+    "5018,35.05,2021-05-01,kosong saja,Proses, ,,,,  ,,,\" \",,",
 ]
 
 
@@ -175,3 +178,26 @@ def test_sql_strips_the_characters_python_strips() -> None:
     from lapor.readers.canonical import PY_WHITESPACE
 
     assert PY_WHITESPACE == "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+def test_a_loaded_row_keeps_original_only_where_typing_lost_a_cell(scratch, tmp_path, monkeypatch) -> None:
+    settings, url, _ = scratch
+    path = _tricky(tmp_path / "tricky.csv")
+    for fast in (True, False):
+        result, rows, taken = _load(settings, url, path, fast, monkeypatch)
+        assert taken == ([] if fast else ["python"])
+        with psycopg.connect(url) as conn:
+            kept = dict(conn.execute("select tracking_id, original from raw.complaints").fetchall())
+            rejected = conn.execute("select count(*) from quality.rejected_rows where original is null "
+                                    "or original = '{}'::jsonb").fetchone()[0]
+        # an unreadable optional date ('bukan tanggal') and boolean ('mungkin'): the row as read
+        assert kept["5003"]["Tanggal Disposisi"] == "bukan tanggal", fast
+        assert kept["5003"]["Berkadar Pengawasan"] == "mungkin"
+        assert kept["5003"]["ID Laporan"] == " 5003 " and len(kept["5003"]) == len(HEADER.split(","))
+        assert kept["5014"]["Tanggal Disposisi"] == "2021-04-30 23:59:60"  # second 60: unreadable
+        assert kept["5017"]["Rahasia"] == "entah"  # a boolean alone
+        # every cell typed (odd forms read, blank cells empty): no original
+        for tracking_id in ("5001", "5011", "5012", "5018"):
+            assert kept[tracking_id] is None, (fast, tracking_id)
+        assert rejected == 0  # rejected rows always keep the row as read
+        assert result["rows_rejected"] == len(rows["rejected_rows"]) > 0

@@ -30,7 +30,7 @@ from psycopg.types.json import Jsonb
 from lapor.landing import LandedFile
 from lapor.readers import FileRejected, Reject, read_complaints, read_followups
 from lapor.readers.canonical import FIELD_LIMIT, PY_WHITESPACE, CsvPlan, QuoteCheck, plan_csv
-from lapor.readers.columns import COMPLAINT_DATES, COMPLAINTS
+from lapor.readers.columns import COMPLAINT_DATES, COMPLAINTS, map_headers
 from lapor.readers.values import (
     UnreadableValue,
     clean_text,
@@ -54,6 +54,12 @@ COMPLAINT_COLUMNS = (
 )
 FOLLOWUP_COLUMNS = ("line", "tracking_id", "followup_at", "action", "result_status", "officer", "extra", "original")
 JSON_COLUMNS = {"extra", "original"}
+# The cells whose text typing can lose (an unreadable optional date, a boolean or a
+# classification that does not read): a loaded row keeps `original` only when one of them
+# had a non-blank text that came out empty. A rejected row always keeps it.
+LOSSY_COLUMNS = tuple(c for c in COMPLAINT_DATES if c != "submitted_at") + (
+    "is_confidential", "is_anonymous", "is_supervisory", "classification")
+TEMP_BUFFERS = "256MB"  # the temporary table of a large file in memory, not through 8 MB of buffers
 REJECT_COLUMNS = ("run_date", "agency_code", "file", "line", "tracking_id", "reason_code", "reason", "original",
                   "kind", "file_day")
 
@@ -103,6 +109,35 @@ def _value(row: dict, column: str):
     if column in JSON_COLUMNS:
         return Jsonb(value) if value else None
     return value
+
+
+class _LostText:
+    """Whether typing lost a non-blank cell of a loaded complaint row (LOSSY_COLUMNS): that
+    row keeps its `original` in raw.complaints; every other loaded row stores none."""
+
+    def __init__(self) -> None:
+        self.columns: dict[tuple, list[tuple[str, str]]] = {}  # the row's header names -> (column, name)
+
+    def __call__(self, row: dict) -> bool:
+        original = row.get("original")
+        if not original:
+            return False
+        names = tuple(original)
+        columns = self.columns.get(names)
+        if columns is None:
+            index = map_headers(list(names), COMPLAINTS).index
+            columns = self.columns[names] = [(c, names[index[c]]) for c in LOSSY_COLUMNS if c in index]
+        return any(row.get(column) is None and not is_blank(original[name]) for column, name in columns)
+
+
+def _roomy_temp_buffers(conn: psycopg.Connection) -> None:
+    """Raise this transaction's temp_buffers, which a session can do only before it first
+    uses a temporary table (a later try fails, harmlessly: the session keeps what it has)."""
+    try:
+        with conn.transaction():
+            conn.execute(f"set local temp_buffers = '{TEMP_BUFFERS}'")
+    except psycopg.errors.InvalidParameterValue:
+        pass
 
 
 def _record_landing(conn: psycopg.Connection, landed: LandedFile, run_date: date) -> None:
@@ -186,12 +221,17 @@ def _load_complaints_python(conn: psycopg.Connection, landed: LandedFile, run_da
     collector = _RejectCollector(read_complaints(landed.path, agency_code=src.agency_code, export_day=src.file_day))
     try:
         with conn.transaction():
-            conn.execute("create temp table incoming_complaints (like raw.complaints) on commit drop")
+            _roomy_temp_buffers(conn)
+            # every row's original (a duplicate's reject keeps it), and whether the loaded row keeps it
+            conn.execute("create temp table incoming_complaints (like raw.complaints, keep_original boolean) "
+                         "on commit drop")
             columns = ("agency_code", "export_day", "file", *COMPLAINT_COLUMNS)
-            with conn.cursor().copy(f"copy incoming_complaints ({', '.join(columns)}) from stdin") as copy:
+            lost = _LostText()
+            with conn.cursor().copy(f"copy incoming_complaints ({', '.join(columns)}, keep_original) "
+                                    "from stdin") as copy:
                 head = (src.agency_code, src.file_day, src.relpath)
                 for row in collector.rows():
-                    copy.write_row(head + tuple(_value(row, c) for c in COMPLAINT_COLUMNS))
+                    copy.write_row(head + tuple(_value(row, c) for c in COMPLAINT_COLUMNS) + (lost(row),))
             conn.execute("delete from raw.complaints where agency_code = %s and export_day = %s",
                          (src.agency_code, src.file_day))
             conn.execute("delete from quality.rejected_rows where agency_code = %s and kind = 'complaints' "
@@ -229,7 +269,10 @@ def _load_complaints_python(conn: psycopg.Connection, landed: LandedFile, run_da
                    from losers""",
                 (run_date,),
             ).rowcount
-            loaded = conn.execute("insert into raw.complaints select * from incoming_complaints").rowcount
+            kept = ", ".join(columns[:-1])
+            loaded = conn.execute(f"insert into raw.complaints ({', '.join(columns)}) "
+                                  f"select {kept}, case when keep_original then original end "
+                                  "from incoming_complaints").rowcount
             rejected = len(collector.rejects) + duplicates
             _record_batch(conn, landed, run_date, loaded, rejected)
     except FileRejected as exc:
@@ -320,6 +363,7 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
     conn.execute("set local work_mem = '64MB'")  # the line numbers' window sorts in memory
     conn.execute("set local timezone = 'Asia/Jakarta'")  # a timestamp without a zone is WIB
     conn.execute("set local datestyle = 'ISO, YMD'")  # timestamps written as read (plain_timestamp)
+    _roomy_temp_buffers(conn)
     conn.execute(f"create temp table incoming_complaints (n integer generated always as identity, "
                  f"{', '.join(c + ' text' for c in cells)}) on commit drop")
     check = QuoteCheck(plan.delimiter)
@@ -363,7 +407,7 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
                    from ({checked}) checked where code is not null
                    returning reason_code)
                select reason_code, count(*) from r group by reason_code""").format(
-            head=head, run_date=sql.Literal(run_date), original=query.original, checked=checked)):
+            head=head, run_date=sql.Literal(run_date), original=query.original(), checked=checked)):
             codes[code] = count
     rejected = sum(codes.values())
     _record_batch(conn, landed, run_date, loaded, rejected)
@@ -499,6 +543,13 @@ class _ComplaintQuery:
                 else:
                     maps["date"][text] = None if parsed is None else parsed.isoformat()
         self.maps = maps
+        # the non-blank texts typing loses, by column (a map's keys: `?` finds them)
+        unreadable = {text: True for text, value in maps["date"].items() if value == _UNREADABLE}
+        unread_bools = {text: True for text, value in maps["bool"].items() if value is None and not is_blank(text)}
+        self.lost_texts = {column: unreadable for column in COMPLAINT_DATES}
+        self.lost_texts.update({column: unread_bools for column in LOSSY_COLUMNS if column.startswith("is_")})
+        self.lost_texts["classification"] = {text: True for text, value in maps["classification"].items()
+                                             if value is None and not is_blank(text)}
         self.survey()
 
     # the statement's parts
@@ -661,9 +712,19 @@ class _ComplaintQuery:
             raise _NotCanonical("a field longer than the CSV reader's limit")
         self.has_duplicates = distinct_ids < ids  # a superset of the duplicates that load
 
-    @property
-    def original(self) -> sql.Composable:
-        return self._object(range(self.plan.width))
+    def original(self, loaded: bool = False) -> sql.Composable:
+        """The row as read; for a loaded row, only when typing lost a non-blank cell (LOSSY_COLUMNS)."""
+        whole = self._object(range(self.plan.width))
+        if not loaded:
+            return whole
+        lost = []
+        for column in LOSSY_COLUMNS:
+            cell = self.cell(column)
+            if cell is not None and self.lost_texts[column]:
+                lost.append(sql.SQL("{}::jsonb ? {}").format(_lit(json.dumps(self.lost_texts[column])), cell))
+        if not lost:
+            return sql.SQL("null::jsonb")
+        return sql.SQL("case when {} then {} end").format(sql.SQL(" or ").join(lost), whole)
 
     def _object(self, positions) -> sql.Composable:
         """{header name: cell text}, as the readers' `original`/`extra` dicts (jsonb_object: the quickest)."""
@@ -697,7 +758,7 @@ class _ComplaintQuery:
                 extra = self.plan.header.extra
                 out.append(self._object(extra) if extra else sql.SQL("null::jsonb"))
             elif column == "original":
-                out.append(self.original)
+                out.append(self.original(loaded=True))
             else:
                 out.append(self.clean(column))
         return sql.SQL(", ").join(out)

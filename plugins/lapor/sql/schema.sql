@@ -95,7 +95,7 @@ create table if not exists raw.complaints (
     reporter_phone     text,
     reporter_email     text,
     extra              jsonb,      -- unknown columns, as read
-    original           jsonb       -- the whole row as read (text), for what typing could not keep
+    original           jsonb       -- the whole row as read (text), only where typing lost a non-blank cell (else null)
 );
 create index if not exists complaints_batch_idx on raw.complaints (agency_code, export_day);
 create index if not exists complaints_tracking_idx on raw.complaints (tracking_id, export_day);
