@@ -498,18 +498,11 @@ class _ComplaintQuery:
             sql.SQL(", ").join(cell for _, cell in keyed), _lit(_MAX_MAPPED + 1))).fetchall()
         if len(combinations) > _MAX_MAPPED:
             raise _NotCanonical("too many distinct texts to read one by one")
-        odd = {(key, row[i]) for row in combinations for i, (key, _) in enumerate(keyed)}
-        selects = [sql.SQL("(select distinct 'tracking', {c} from incoming_complaints where strpos({c}, '.') > 0 "
-                           "limit {n})").format(c=self.cell("tracking_id"), n=_lit(_MAX_MAPPED + 1))]
-        for column in COMPLAINT_DATES:
-            cell = self.cell(column)
-            if cell is not None:
-                selects.append(sql.SQL(
-                    "(select distinct 'date', {c} from incoming_complaints where {c} <> '' and not {plain} "
-                    "limit {n})").format(c=cell, plain=self.plain_timestamp(cell), n=_lit(_MAX_MAPPED + 1)))
-        rows = self.conn.execute(sql.SQL("select distinct * from ({}) odd limit {}").format(
-            sql.SQL(" union all ").join(selects), _lit(_MAX_MAPPED + 1))).fetchall()
-        rows.extend(odd)
+        rows = {(key, row[i]) for row in combinations for i, (key, _) in enumerate(keyed)}
+        # the tracking ids with a dot and the dates in another form than plain: in the survey's scan
+        tracking, dates = self.survey()
+        rows.update(("tracking", text) for text in tracking)
+        rows.update(("date", text) for text in dates)
         if len(rows) > _MAX_MAPPED:
             raise _NotCanonical("too many distinct texts to read one by one")
         maps: dict[str, dict] = {k: {} for k in ("status", "status_reason", "classification", "bool", "agency",
@@ -550,7 +543,6 @@ class _ComplaintQuery:
         self.lost_texts.update({column: unread_bools for column in LOSSY_COLUMNS if column.startswith("is_")})
         self.lost_texts["classification"] = {text: True for text, value in maps["classification"].items()
                                              if value is None and not is_blank(text)}
-        self.survey()
 
     # the statement's parts
     def date(self, column: str) -> sql.Composable:
@@ -578,8 +570,6 @@ class _ComplaintQuery:
             clean=self.clean("tracking_id"))
 
     def row_text(self) -> sql.Composable:
-        if not self.line_breaks:
-            return sql.SQL("null::text")
         return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(map(sql.Identifier, self.cells)))
 
     def breaks(self) -> sql.Composable:
@@ -593,11 +583,18 @@ class _ComplaintQuery:
 
     def line(self) -> sql.Composable:
         """The physical line where the record starts: the header is line 1, and a record takes
-        one line more for each line break in its cells."""
+        one line more for each line break in its cells. With line breaks, the lines of all the
+        records are counted once, in a narrow pass (an array, n -> line: n counts the records
+        from 1), rather than by a window that would sort the whole rows."""
         if not self.line_breaks:
             return sql.SQL("n + 1")
-        return sql.SQL("n + 1 + coalesce(sum(breaks) over (order by n rows between unbounded preceding "
-                       "and 1 preceding), 0)")
+        return sql.SQL(
+            """(select array_agg(line order by n)
+                from (select n, n + 1 + coalesce(sum(breaks) over (order by n rows between unbounded preceding
+                                                                   and 1 preceding), 0) as line
+                      from (select n, {breaks} as breaks
+                            from (select n, {row_text} as row_text from incoming_complaints offset 0) r
+                            offset 0) b) l)[n]""").format(breaks=self.breaks(), row_text=self.row_text())
 
     @property
     def checked(self) -> sql.Composable:
@@ -643,20 +640,13 @@ class _ComplaintQuery:
                         {closed}
                    end as check_reason
                from (
-                   select *
+                   select *, {line} as line
                    from (
-                       select *, {line} as line
-                       from (
-                           select {kept}, {breaks} as breaks  -- the row's text is not carried into the sort
-                           from (
-                               select incoming_complaints.*, {row_text} as row_text, {tid} as tid,
-                                      {status} as status, {dates}, {wrong_agency} as wrong_agency
-                               from incoming_complaints
-                               offset 0
-                           ) typed
-                           offset 0
-                       ) counted
-                   ) numbered
+                       select incoming_complaints.*, {tid} as tid,
+                              {status} as status, {dates}, {wrong_agency} as wrong_agency
+                       from incoming_complaints
+                       offset 0
+                   ) typed
                    where not (tid is null and {blank})  -- a blank record: skipped, as the reader skips it
                    offset 0
                ) s""").format(
@@ -670,10 +660,7 @@ class _ComplaintQuery:
             sub_a=_lit("Submission date '"), sub_shown=self.shown("submitted_at"),
             sub_b=_lit(f"' in column '{self.name('submitted_at')}' is not a readable date."),
             sub_empty=_lit(f"Submission date column '{self.name('submitted_at')}' is empty; it is required."),
-            kept=sql.SQL(", ").join(map(sql.Identifier, ["n", *self.cells, "tid", "status", *COMPLAINT_DATES,
-                                                          "wrong_agency"])),
-            breaks=self.breaks(),
-            after=after, closed=closed, line=self.line(), row_text=self.row_text(), tid=self.tracking_id(),
+            after=after, closed=closed, line=self.line(), tid=self.tracking_id(),
             status=self.mapped("status", "status"), dates=dates, wrong_agency=wrong_agency, blank=blank,
         )
 
@@ -697,20 +684,36 @@ class _ComplaintQuery:
                                                   dispositioned_at, submitted_at) desc nulls last, line desc)
                ) ranked_rows""").format(checked=self._checked())
 
-    def survey(self) -> None:
-        """One scan: a field too long for the CSV reader, the non-blank records, repeated tracking ids."""
+    def survey(self) -> tuple[set[str], set[str]]:
+        """One scan: a field too long for the CSV reader, the non-blank records, repeated tracking
+        ids, and the texts that only the Python functions read (tracking ids with a dot, dates in
+        another form than plain; at most _MAX_MAPPED + 1 of each column's)."""
+        ws = self.ws
         too_long = sql.SQL(" or ").join(sql.SQL("octet_length({}) > {}").format(sql.Identifier(c), _lit(FIELD_LIMIT))
                                         for c in self.cells)
-        blank = sql.SQL(" and ").join(sql.SQL("btrim({}, {}) = ''").format(sql.Identifier(c), self.ws)
+        blank = sql.SQL(" and ").join(sql.SQL("btrim({}, {}) = ''").format(sql.Identifier(c), ws)
                                       for c in self.cells)
-        too_long_found, self.records, distinct_ids, ids = self.conn.execute(sql.SQL(
-            """select bool_or({too_long}), count(*) filter (where not (tid is null and {blank})),
-                      count(distinct tid), count(tid)
-               from (select *, {tid} as tid from incoming_complaints offset 0) t""").format(
-            too_long=too_long, blank=blank, tid=self.tracking_id())).fetchone()
+        tracking = self.cell("tracking_id")
+        # equal tracking ids have equal keys (`3007395.0` and `3007395` too): a superset of the duplicates
+        key = sql.SQL("nullif(case when strpos({c}, '.') > 0 then regexp_replace(btrim({c}, {ws}), '[.]0*$', '') "
+                      "else btrim({c}, {ws}) end, '')").format(c=tracking, ws=ws)
+        date_cells = [self.cell(c) for c in COMPLAINT_DATES if self.cell(c) is not None]
+        cut = _lit(_MAX_MAPPED + 1)
+        odd = [sql.SQL("(array_agg(distinct {c}) filter (where strpos({c}, '.') > 0))[1:{cut}]").format(
+            c=tracking, cut=cut)]
+        odd += [sql.SQL("(array_agg(distinct {c}) filter (where {c} <> '' and not {plain}))[1:{cut}]").format(
+            c=c, plain=self.plain_timestamp(c), cut=cut) for c in date_cells]
+        found = self.conn.execute(sql.SQL(
+            """select bool_or(too_long), count(*) filter (where not blank), count(distinct key), count(key), {odd}
+               from (select {too_long} as too_long, {blank} as blank, {key} as key, {cells}
+                     from incoming_complaints offset 0) t""").format(
+            too_long=too_long, blank=blank, key=key, odd=sql.SQL(", ").join(odd),
+            cells=sql.SQL(", ").join([tracking, *date_cells]))).fetchone()
+        too_long_found, self.records, distinct_ids, ids, odd_ids, *odd_dates = found
         if too_long_found:
             raise _NotCanonical("a field longer than the CSV reader's limit")
         self.has_duplicates = distinct_ids < ids  # a superset of the duplicates that load
+        return set(odd_ids or ()), {text for texts in odd_dates for text in texts or ()}
 
     def original(self, loaded: bool = False) -> sql.Composable:
         """The row as read; for a loaded row, only when typing lost a non-blank cell (LOSSY_COLUMNS)."""
