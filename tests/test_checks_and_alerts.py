@@ -192,6 +192,43 @@ def test_warehouse_suites_pass_on_clean_marts_and_a_broken_mart_reaches_the_dige
     assert "marts_agency_scorecard" in body(digest)
 
 
+def test_whole_table_suites_validate_every_row_of_the_mart(crafted):
+    """marts_complaints and marts_resolution_monthly are table assets (GX reflects their columns
+    instead of fetching the whole query result to learn them): every row is still validated, and a
+    negative duration anywhere in fct_complaints fails the suite."""
+    import json
+
+    from lapor import pipeline
+    from lapor.quality.suites import ENGINE_KWARGS, SUITES
+    from lapor.settings import EXPECTATIONS_DIR
+
+    settings, url, _ = crafted
+    assert "enable_nestloop=off" in ENGINE_KWARGS["connect_args"]["options"]
+    with psycopg.connect(url) as conn:
+        suites = {s for (s,) in conn.execute("select distinct suite from quality.suite_results where run_date = %s",
+                                             (D,))}
+        assert suites == set(SUITES)
+        for name, table in (("marts_complaints", "marts.fct_complaints"),
+                            ("marts_resolution_monthly", "marts.agg_resolution_monthly")):
+            assert json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())["meta"]["table"] == table
+            rows = conn.execute(f"select count(*) from {table}").fetchone()[0]
+            counts = {r[0]["element_count"] for r in conn.execute(
+                "select result from quality.suite_results where run_date = %s and suite = %s "
+                "and result ? 'element_count'", (D, name))}
+            assert counts == {rows}, name
+        (before,) = conn.execute("select working_days_to_close from marts.fct_complaints "
+                                 "where tracking_id = '3000011'").fetchone()
+        conn.execute("update marts.fct_complaints set working_days_to_close = -1 where tracking_id = '3000011'")
+    pipeline.check(D, settings)
+    with psycopg.connect(url) as conn:
+        failed = conn.execute("select suite, target, result from quality.suite_results where run_date = %s "
+                              "and not success and suite = 'marts_complaints'", (D,)).fetchall()
+        conn.execute("update marts.fct_complaints set working_days_to_close = %s where tracking_id = '3000011'",
+                     (before,))
+    assert [(s, t) for s, t, _ in failed] == [("marts_complaints", "working_days_to_close")]
+    assert failed[0][2]["unexpected_count"] == 1 and failed[0][2]["partial_unexpected_list"] == [-1]
+
+
 def test_a_check_that_cannot_run_is_reported_not_passed(crafted, monkeypatch):
     """Runs last: it leaves the run's check results broken on purpose."""
     from lapor import pipeline

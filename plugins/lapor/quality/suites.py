@@ -20,6 +20,14 @@ SUITES = ["raw_complaints", "marts_backlog_daily", "marts_agency_scorecard", "ma
           "marts_complaints"]
 
 
+# GX's engine joins by hashing. The statistics of raw.complaints never know the run date's batch
+# yet (loaded minutes before, about 1% of the table, so autovacuum has not analyzed it): PostgreSQL
+# expects one row for `export_day = D` and ran the self-join of expect_compound_columns_to_be_unique
+# as a nested loop (50 s at national scale), or, with nested loops off, as a merge join on
+# agency_code alone (100 s); hashed, it takes 1 s. Every other statement GX sends reads one table.
+ENGINE_KWARGS = {"connect_args": {"options": "-c enable_nestloop=off -c enable_mergejoin=off"}}
+
+
 def _jsonb(value: dict) -> Jsonb:
     return Jsonb(value, dumps=lambda v: json.dumps(v, default=str))
 
@@ -31,6 +39,17 @@ def _kwargs(kwargs: dict, agencies: int) -> dict:
 def _summary(result) -> dict:
     keep = ("observed_value", "element_count", "unexpected_count", "unexpected_percent", "partial_unexpected_list")
     return {k: v for k, v in (result.result or {}).items() if k in keep and v is not None}
+
+
+def _asset(source, name: str, meta: dict, day: date):
+    """A whole table (`meta.table`, "schema.table") as a table asset, whose columns GX reflects from
+    the catalog; a query (`meta.query`) as a query asset. GX learns a query asset's columns by running
+    the query and reading only the names, with psycopg2 fetching every row first: for the 10 million
+    rows of marts.fct_complaints that cost 14 s and 850 MB."""
+    if "table" in meta:
+        schema, table = meta["table"].split(".", 1)
+        return source.add_table_asset(name, table_name=table, schema_name=schema)
+    return source.add_query_asset(name, query=meta["query"].format(run_date=day.isoformat()))
 
 
 def run_suites(url: str, settings: Settings, day: date) -> dict:
@@ -52,11 +71,12 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
         context = gx.get_context(mode="file", project_root_dir=str(settings.home))
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = context.data_sources.add_or_update_postgres(
-            "warehouse", connection_string=url.replace("postgresql://", "postgresql+psycopg2://", 1))
+            "warehouse", connection_string=url.replace("postgresql://", "postgresql+psycopg2://", 1),
+            kwargs=ENGINE_KWARGS)
         definitions = []
         for name in SUITES:
             spec = json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
-            asset = source.add_query_asset(name, query=spec["meta"]["query"].format(run_date=day.isoformat()))
+            asset = _asset(source, name, spec["meta"], day)
             batch = asset.add_batch_definition_whole_table("run_date")
             suite = ExpectationSuite(name=name, meta={"description": spec["meta"]["description"]})
             for e in spec["expectations"]:
