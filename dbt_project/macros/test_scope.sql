@@ -43,9 +43,13 @@
         {%- if state is none -%}
             {%- do return('') -%}
         {%- endif -%}
-        {%- do return("(scoped.agency_code, scoped.export_day) in (select agency_code, export_day"
-                      ~ " from " ~ adapter.get_relation(target.database, 'raw', 'complaint_batches')
-                      ~ " where coalesce(load_seq, 0) > (select seq_to from " ~ state ~ "))") -%}
+        {#- the pairs, and each side as an array: the arrays let PostgreSQL read the batches
+            through raw.complaints' (agency_code, export_day) index (see changed_complaint()) -#}
+        {%- set written = "select {} from " ~ adapter.get_relation(target.database, 'raw', 'complaint_batches')
+                          ~ " where coalesce(load_seq, 0) > (select seq_to from " ~ state ~ ")" -%}
+        {%- do return("scoped.agency_code = any(array(" ~ written.format('agency_code') ~ "))"
+                      ~ " and scoped.export_day = any(array(" ~ written.format('export_day') ~ "))"
+                      ~ " and (scoped.agency_code, scoped.export_day) in (" ~ written.format('agency_code, export_day') ~ ")") -%}
     {%- endif -%}
     {%- set window = adapter.get_relation(target.database, 'intermediate', 'int_build_window') -%}
     {%- if window is none -%}
@@ -56,8 +60,8 @@
         {%- do return('') -%}
     {%- endif -%}
     {%- if name in by_complaint -%}
-        {%- do return("scoped.tracking_id in (select tracking_id from "
-                      ~ adapter.get_relation(target.database, 'intermediate', 'int_changed_complaints') ~ ")") -%}
+        {%- do return("scoped.tracking_id = any(array(select tracking_id from "
+                      ~ adapter.get_relation(target.database, 'intermediate', 'int_changed_complaints') ~ "))") -%}
     {%- endif -%}
     {%- if name == 'agg_resolution_monthly' -%}
         {%- do return("(scoped.agency_code, scoped.month) in (select agency_code, month from "

@@ -35,8 +35,7 @@ old_intervals as (
     {%- if intervals is not none %}
     select tracking_id, agency_code, submitted_on, status, valid_from, valid_to
     from {{ intervals }}
-    where not (select is_full from build)
-        and tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
+    where {{ 'false' if build_is_full() else changed_complaint('tracking_id') }}
     {%- else %}
     select * from new_intervals where false
     {%- endif %}

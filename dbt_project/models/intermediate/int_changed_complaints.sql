@@ -47,6 +47,12 @@ from {{ ref('stg_raw__complaints') }} as complaints
 inner join batches
     on complaints.agency_code = batches.agency_code
     and complaints.export_day = batches.export_day
+{%- if not build_is_full() %}
+-- the batches' agencies and days also as arrays: PostgreSQL then reads the night's batches
+-- through raw.complaints' (agency_code, export_day) index, not the whole table
+where complaints.agency_code = any(array(select distinct agency_code from batches))
+    and complaints.export_day = any(array(select distinct export_day from batches))
+{%- endif %}
 union
 select followup_rows.tracking_id
 from {{ ref('stg_raw__followup_rows') }} as followup_rows

@@ -10,6 +10,7 @@
 -- Statuses are end-of-day: a timestamp on day D counts from D, like an export of day D.
 -- Only the complaints in int_changed_complaints (all of them on a full rebuild): the
 -- incremental int_complaint_status_intervals replaces theirs with these rows.
+-- depends_on: {{ ref('int_changed_complaints') }}
 with
 
 horizon as (
@@ -30,7 +31,7 @@ snapshots as (
         complaints.closed_at
     from {{ ref('stg_raw__complaints') }} as complaints
     where complaints.export_day <= (select horizon_date from horizon)
-        and complaints.tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
+        and {{ only_window_complaints('complaints.tracking_id') }}
     order by
         complaints.tracking_id,
         complaints.export_day,

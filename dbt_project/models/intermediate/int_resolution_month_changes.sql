@@ -9,19 +9,12 @@
 
 with
 
-build as (
-    select * from {{ ref('int_build_window') }}
-),
-
 now_counted as (
     select agency_code, date_trunc('month', closed_on)::date as month
     from {{ ref('int_complaints__latest') }}
     where status = 'completed'
         and closed_at is not null
-        and (
-            (select is_full from build)
-            or tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
-        )
+        and {{ only_window_complaints('tracking_id') }}
 ),
 
 counted_before as (
@@ -30,8 +23,7 @@ counted_before as (
     from {{ complaints }}
     where status = 'completed'
         and closed_at is not null
-        and not (select is_full from build)
-        and tracking_id in (select tracking_id from {{ ref('int_changed_complaints') }})
+        and {{ 'false' if build_is_full() else changed_complaint('tracking_id') }}
     {%- else %}
     select * from now_counted where false
     {%- endif %}
