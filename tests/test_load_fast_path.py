@@ -201,3 +201,44 @@ def test_a_loaded_row_keeps_original_only_where_typing_lost_a_cell(scratch, tmp_
             assert kept[tracking_id] is None, (fast, tracking_id)
         assert rejected == 0  # rejected rows always keep the row as read
         assert result["rows_rejected"] == len(rows["rejected_rows"]) > 0
+
+
+def _expected_lines(data: bytes, delimiter: str = ",") -> list[int]:
+    """The line each record starts on, as the Python CSV reader counts physical lines."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter)
+    next(reader)
+    starts, previous = [], reader.line_num
+    for _ in reader:
+        starts.append(previous + 1)
+        previous = reader.line_num
+    return starts
+
+
+def _fed_lines(data: bytes, chunk: int, records: int, delimiter: str = ",") -> list[int]:
+    from lapor.readers.canonical import QuoteCheck
+
+    check = QuoteCheck(delimiter)
+    for start in range(0, len(data), chunk):
+        check.feed(data[start:start + chunk])
+    assert check.ok
+    lines = check.lines() or []
+    total = sum(check.breaks.values())
+    return [lines[n - 1] if n <= len(lines) else n + 1 + total for n in range(1, records + 1)]
+
+
+def test_quote_check_counts_the_line_breaks_in_cells_at_any_chunk_size(tmp_path) -> None:
+    """The fast path takes each record's line from QuoteCheck: quoted fields that cross the
+    chunks' boundaries (a CR LF split between two chunks, a doubled quote at one) count the same."""
+    files = [_tricky(tmp_path / "lf.csv").read_bytes(), _tricky(tmp_path / "crlf.csv", "\r\n").read_bytes(),
+             _generated(tmp_path / "gen.csv", 40, 3).read_bytes()]
+    head = HEADER.encode() + b"\r\n"
+    files.append(head + b'1,"a\r\r\n\nb",x\r\n2,"""\r\n""",y\r\n3,"c\rd"\r\n4,"\r\n"\r\n5,z,"\n\r"')
+    files.append(head + b'1,"a\r""\nb",x\r\n2,y,"\r"\r\n3,"",""\r\n')
+    files.append(head + b"1,a,b\r\n2,c,d\r\n")
+    for data in files:
+        expected = _expected_lines(data)
+        for chunk in (1, 2, 3, 5, 7, 64, 1 << 20):
+            assert _fed_lines(data, chunk, len(expected)) == expected, (data[:60], chunk)

@@ -360,7 +360,7 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
     # for this transaction only (put back at the end, for a caller with an outer transaction)
     settings = conn.execute("select current_setting('work_mem'), current_setting('TimeZone'), "
                             "current_setting('DateStyle')").fetchone()
-    conn.execute("set local work_mem = '64MB'")  # the line numbers' window sorts in memory
+    conn.execute("set local work_mem = '64MB'")  # the survey's distinct counts and duplicates' ranking sort in memory
     conn.execute("set local timezone = 'Asia/Jakarta'")  # a timestamp without a zone is WIB
     conn.execute("set local datestyle = 'ISO, YMD'")  # timestamps written as read (plain_timestamp)
     _roomy_temp_buffers(conn)
@@ -377,7 +377,7 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
                 if not check.ok:
                     raise _NotCanonical("quotes or text that COPY would read differently")
                 copy.write(chunk)
-    query = _ComplaintQuery(conn, plan, cells, src.agency_code, src.file_day, check.line_breaks, check.cr_in_quotes)
+    query = _ComplaintQuery(conn, plan, cells, src.agency_code, src.file_day, check)
     query.read_odd_values()
 
     conn.execute("delete from raw.complaints where agency_code = %s and export_day = %s",
@@ -442,14 +442,14 @@ class _ComplaintQuery:
     """The SQL that reads `incoming_complaints` as `readers.rows._ComplaintBuilder` reads cells."""
 
     def __init__(self, conn: psycopg.Connection, plan: CsvPlan, cells: list[str], agency_code: str,
-                 export_day: date, line_breaks: bool, cr_in_quotes: bool) -> None:
+                 export_day: date, check: QuoteCheck) -> None:
         self.conn = conn
         self.plan = plan
         self.cells = cells
         self.agency_code = agency_code
         self.export_day = export_day
-        self.line_breaks = line_breaks
-        self.cr_in_quotes = cr_in_quotes
+        self.lines = check.lines()  # by record, up to the last with a line break in a cell (None: none has)
+        self.breaks = sum(check.breaks.values())
         self.names = plan.header.names
         self.ws = _lit(PY_WHITESPACE)
         self.maps: dict[str, dict] = {}
@@ -569,32 +569,15 @@ class _ComplaintQuery:
             cell=self.cell("tracking_id"), mapped=self.mapped("tracking", "tracking_id"),
             clean=self.clean("tracking_id"))
 
-    def row_text(self) -> sql.Composable:
-        return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(map(sql.Identifier, self.cells)))
-
-    def breaks(self) -> sql.Composable:
-        """The line breaks in the record's cells: CR LF, CR or LF count one line each, as Python counts."""
-        if not self.line_breaks:
-            return sql.SQL("0")
-        if not self.cr_in_quotes:
-            return sql.SQL("octet_length(row_text) - octet_length(replace(row_text, E'\\n', ''))")
-        return sql.SQL("case when strpos(row_text, E'\\n') > 0 or strpos(row_text, E'\\r') > 0 "
-                       "then regexp_count(row_text, E'\\r\\n|\\r|\\n') else 0 end")
-
     def line(self) -> sql.Composable:
         """The physical line where the record starts: the header is line 1, and a record takes
-        one line more for each line break in its cells. With line breaks, the lines of all the
-        records are counted once, in a narrow pass (an array, n -> line: n counts the records
-        from 1), rather than by a window that would sort the whole rows."""
-        if not self.line_breaks:
+        one line more for each line break in its cells. `QuoteCheck` counted them as the bytes
+        went by: with line breaks, the lines up to the last record that has one are a constant
+        array (n counts the records from 1); the records after it start `breaks` lines later."""
+        if self.lines is None:
             return sql.SQL("n + 1")
-        return sql.SQL(
-            """(select array_agg(line order by n)
-                from (select n, n + 1 + coalesce(sum(breaks) over (order by n rows between unbounded preceding
-                                                                   and 1 preceding), 0) as line
-                      from (select n, {breaks} as breaks
-                            from (select n, {row_text} as row_text from incoming_complaints offset 0) r
-                            offset 0) b) l)[n]""").format(breaks=self.breaks(), row_text=self.row_text())
+        return sql.SQL("coalesce(({}::integer[])[n], n + {})").format(
+            _lit("{" + ",".join(map(str, self.lines)) + "}"), _lit(1 + self.breaks))
 
     @property
     def checked(self) -> sql.Composable:

@@ -82,6 +82,12 @@ class QuoteCheck:
     a close and an immediate re-open). An opening quote must follow a delimiter, a line end
     or a closing quote; a closing quote must precede a delimiter, a line end, the end of
     the file or an opening quote.
+
+    It also counts the line breaks inside quoted fields, by record (`breaks`: the record's
+    number, from 1 after the header, -> its line breaks; CR LF, CR or LF count one each, as
+    the Python reader counts physical lines), so the loader knows each record's first line
+    without reading the cells again. A record ends at an LF outside quotes (a file the fast
+    path takes ends its lines with LF or CR LF, and its header holds no quote).
     """
 
     def __init__(self, delimiter: str) -> None:
@@ -91,9 +97,39 @@ class QuoteCheck:
         self.previous = 0x0A        # the byte before the chunk: the file starts at a line start
         self.pending_close = False  # a closing quote ended the previous chunk: check this one's first byte
         self.opened = 0             # where the open quoted field started, in the current chunk
-        self.line_breaks = False    # whether a quoted field holds a line break (records span lines)
-        self.cr_in_quotes = False   # whether one holds a CR (else every break in a cell is an LF)
+        self.breaks: dict[int, int] = {}  # record number -> line breaks in its quoted cells
+        self.newlines = 0           # LFs outside quotes before `mark` (the header's is the first)
+        self.spanning = False       # the open quoted field started in an earlier chunk
+        self.span_record = 0        # that field's record
+        self.span_breaks = 0        # that field's line breaks so far
+        self.span_cr = False        # its part so far ends with a CR (a CR LF split by the chunks)
         self.ok = True
+
+    @property
+    def line_breaks(self) -> bool:
+        """Whether a quoted field holds a line break (records span lines)."""
+        return bool(self.breaks)
+
+    def lines(self) -> list[int] | None:
+        """The physical line each record starts on, by record number (index 0: record 1; the
+        header is line 1), up to the last record with a line break in a cell (a later record
+        n starts on line n + 1 + `sum(breaks.values())`); None when no cell holds one."""
+        if not self.breaks:
+            return None
+        last = max(self.breaks)
+        lines = []
+        line = 2
+        breaks = self.breaks
+        for record in range(1, last + 1):
+            lines.append(line)
+            line += 1 + breaks.get(record, 0)
+        return lines
+
+    @staticmethod
+    def _count(chunk: bytes, start: int, end: int) -> int:
+        cr = chunk.count(b"\r", start, end)
+        lf = chunk.count(b"\n", start, end)
+        return cr + lf - (chunk.count(b"\r\n", start, end) if cr and lf else 0)
 
     def feed(self, chunk: bytes) -> None:
         if not self.ok or not chunk:
@@ -107,13 +143,24 @@ class QuoteCheck:
                 self.ok = False
                 return
         size = len(chunk)
+        mark = 0  # the LFs before it are counted in self.newlines
         position = chunk.find(b'"')
         while position >= 0:
             if self.in_quotes:  # closing
-                if not self.cr_in_quotes and chunk.find(b"\r", self.opened, position) >= 0:
-                    self.line_breaks = self.cr_in_quotes = True
-                if not self.line_breaks and chunk.find(b"\n", self.opened, position) >= 0:
-                    self.line_breaks = True
+                if self.spanning:
+                    self.spanning = False
+                    found = self.span_breaks + self._count(chunk, 0, position)
+                    if self.span_cr and chunk[0] == 0x0A:
+                        found -= 1  # a CR LF split by the chunks: one line break
+                    if found:
+                        self.breaks[self.span_record] = self.breaks.get(self.span_record, 0) + found
+                    mark = position
+                elif chunk.find(b"\n", self.opened, position) >= 0 or chunk.find(b"\r", self.opened, position) >= 0:
+                    # every LF between mark and the opening quote is outside quotes
+                    self.newlines += chunk.count(b"\n", mark, self.opened)
+                    record = self.newlines
+                    self.breaks[record] = self.breaks.get(record, 0) + self._count(chunk, self.opened, position)
+                    mark = position
                 if position + 1 == size:
                     self.pending_close = True
                 elif chunk[position + 1] not in self.closing_before:
@@ -128,6 +175,18 @@ class QuoteCheck:
             self.in_quotes = not self.in_quotes
             position = chunk.find(b'"', position + 1)
         if self.in_quotes:  # a quoted field runs on into the next chunk
+            if self.spanning:  # through the whole chunk
+                found = self._count(chunk, 0, size)
+                if self.span_cr and chunk[0] == 0x0A:
+                    found -= 1
+                self.span_breaks += found
+            else:
+                self.newlines += chunk.count(b"\n", mark, self.opened)
+                self.spanning = True
+                self.span_record = self.newlines
+                self.span_breaks = self._count(chunk, self.opened, size)
+            self.span_cr = chunk[-1] == 0x0D
             self.opened = 0
-            self.line_breaks = self.cr_in_quotes = True  # conservatively
+        else:
+            self.newlines += chunk.count(b"\n", mark)
         self.previous = chunk[-1]
