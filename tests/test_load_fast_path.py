@@ -48,6 +48,8 @@ TRICKY = [
     "5015,35.05,2021-05-01 24:00,jam 24,Proses,,,,,,,,,,",
     "5017,35.05,2021-05-01,rahasia entah,Proses,,,,,entah,,,,,",
     "5018,35.05,2021-05-01,kosong saja,Proses, ,,,,  ,,,\" \",,",
+    # whitespace beyond ASCII at the cells' edges (no-break space, ideographic, em space, NEL)
+    "5019\u00a0,35.05,2021-05-01,\u00a0judul\u3000,\u2003Proses,,,,,,,,,\tket\u2003,x\u0085",
 ]
 
 

@@ -466,7 +466,15 @@ class _ComplaintQuery:
         cell = self.cell(column)
         if cell is None:
             return sql.SQL("null::text")
-        return sql.SQL("nullif(btrim({}, {}), '')").format(cell, self.ws)
+        return sql.SQL("nullif({}, '')").format(self.trimmed(cell))
+
+    def trimmed(self, cell: sql.Composable) -> sql.Composable:
+        """btrim(cell, PY_WHITESPACE), which walks every character of the cell; a cell whose first
+        character and last byte are printable ASCII (most) has no whitespace to trim (the
+        database is UTF-8: a last byte below 128 is a whole character)."""
+        return sql.SQL("case when ascii({c}) between 33 and 127 and "
+                       "get_byte(convert_to({c}, 'UTF8'), octet_length({c}) - 1) between 33 and 127 "
+                       "then {c} else btrim({c}, {ws}) end").format(c=cell, ws=self.ws)
 
     def shown(self, column: str) -> sql.Composable:
         return sql.SQL("btrim({}, {})").format(self.cell(column), self.ws)
@@ -483,9 +491,9 @@ class _ComplaintQuery:
         characters in place of digits) without a regular expression (several times slower).
         """
         return sql.SQL(
-            "(case when {c} like '____-__-__%' and length({c}) in (10, 16, 19) "
+            "(case when {c} like '____-__-__%' and octet_length({c}) in (10, 16, 19) "
             "and pg_input_is_valid({c}, 'timestamp') "
-            "then left({c}::timestamp::text, length({c})) = {c} else false end)").format(c=cell)
+            "then left({c}::timestamp::text, octet_length({c})) = {c} else false end)").format(c=cell)
 
     # the Python readings of the texts SQL does not read itself
     def read_odd_values(self) -> None:
@@ -674,12 +682,12 @@ class _ComplaintQuery:
         ws = self.ws
         too_long = sql.SQL(" or ").join(sql.SQL("octet_length({}) > {}").format(sql.Identifier(c), _lit(FIELD_LIMIT))
                                         for c in self.cells)
-        blank = sql.SQL(" and ").join(sql.SQL("btrim({}, {}) = ''").format(sql.Identifier(c), ws)
+        blank = sql.SQL(" and ").join(sql.SQL("{} = ''").format(self.trimmed(sql.Identifier(c)))
                                       for c in self.cells)
         tracking = self.cell("tracking_id")
         # equal tracking ids have equal keys (`3007395.0` and `3007395` too): a superset of the duplicates
         key = sql.SQL("nullif(case when strpos({c}, '.') > 0 then regexp_replace(btrim({c}, {ws}), '[.]0*$', '') "
-                      "else btrim({c}, {ws}) end, '')").format(c=tracking, ws=ws)
+                      "else {trimmed} end, '')").format(c=tracking, ws=ws, trimmed=self.trimmed(tracking))
         date_cells = [self.cell(c) for c in COMPLAINT_DATES if self.cell(c) is not None]
         cut = _lit(_MAX_MAPPED + 1)
         odd = [sql.SQL("(array_agg(distinct {c}) filter (where strpos({c}, '.') > 0))[1:{cut}]").format(
