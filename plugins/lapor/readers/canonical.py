@@ -22,8 +22,10 @@ are read with the same rules: tests compare the two paths on the corpus.
 from __future__ import annotations
 
 import codecs
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Iterator
 
 from .columns import HeaderMap, Schema
 from .model import FileRejected
@@ -83,11 +85,14 @@ class QuoteCheck:
     or a closing quote; a closing quote must precede a delimiter, a line end, the end of
     the file or an opening quote.
 
-    It also counts the line breaks inside quoted fields, by record (`breaks`: the record's
-    number, from 1 after the header, -> its line breaks; CR LF, CR or LF count one each, as
-    the Python reader counts physical lines), so the loader knows each record's first line
-    without reading the cells again. A record ends at an LF outside quotes (a file the fast
-    path takes ends its lines with LF or CR LF, and its header holds no quote).
+    It also counts the line breaks inside quoted fields, by record (the record's number, from
+    1 after the header, and its line breaks; CR LF, CR or LF count one each, as the Python
+    reader counts physical lines), so the loader knows each record's first line without
+    reading the cells again. A record ends at an LF outside quotes (a file the fast path
+    takes ends its lines with LF or CR LF, and its header holds no quote). The counts go,
+    as `record<TAB>breaks` lines in record order, to `spool`, a temporary file that stays
+    on disk past 1 MB: memory does not grow with the file (`spooled()` rewinds it for a
+    COPY; `breaks()` reads it back).
     """
 
     def __init__(self, delimiter: str) -> None:
@@ -97,7 +102,10 @@ class QuoteCheck:
         self.previous = 0x0A        # the byte before the chunk: the file starts at a line start
         self.pending_close = False  # a closing quote ended the previous chunk: check this one's first byte
         self.opened = 0             # where the open quoted field started, in the current chunk
-        self.breaks: dict[int, int] = {}  # record number -> line breaks in its quoted cells
+        self.spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # record<TAB>breaks lines
+        self.total_breaks = 0       # line breaks in quoted cells, in all records
+        self.record = 0             # the record whose breaks are being counted, not yet spooled
+        self.record_breaks = 0
         self.newlines = 0           # LFs outside quotes before `mark` (the header's is the first)
         self.spanning = False       # the open quoted field started in an earlier chunk
         self.span_record = 0        # that field's record
@@ -108,22 +116,34 @@ class QuoteCheck:
     @property
     def line_breaks(self) -> bool:
         """Whether a quoted field holds a line break (records span lines)."""
-        return bool(self.breaks)
+        return self.total_breaks > 0
 
-    def lines(self) -> list[int] | None:
-        """The physical line each record starts on, by record number (index 0: record 1; the
-        header is line 1), up to the last record with a line break in a cell (a later record
-        n starts on line n + 1 + `sum(breaks.values())`); None when no cell holds one."""
-        if not self.breaks:
-            return None
-        last = max(self.breaks)
-        lines = []
-        line = 2
-        breaks = self.breaks
-        for record in range(1, last + 1):
-            lines.append(line)
-            line += 1 + breaks.get(record, 0)
-        return lines
+    def _add(self, record: int, breaks: int) -> None:
+        if record != self.record:
+            self._flush()
+            self.record = record
+        self.record_breaks += breaks
+        self.total_breaks += breaks
+
+    def _flush(self) -> None:
+        if self.record_breaks:
+            self.spool.write(b"%d\t%d\n" % (self.record, self.record_breaks))
+        self.record_breaks = 0
+
+    def spooled(self) -> IO[bytes]:
+        """The spool, complete and rewound: `record<TAB>breaks` lines, records in order."""
+        self._flush()
+        self.spool.seek(0)
+        return self.spool
+
+    def breaks(self) -> Iterator[tuple[int, int]]:
+        """(record, line breaks in its cells), for the records with any, in order."""
+        for text in self.spooled():
+            record, count = text.split(b"\t")
+            yield int(record), int(count)
+
+    def close(self) -> None:
+        self.spool.close()
 
     @staticmethod
     def _count(chunk: bytes, start: int, end: int) -> int:
@@ -153,13 +173,13 @@ class QuoteCheck:
                     if self.span_cr and chunk[0] == 0x0A:
                         found -= 1  # a CR LF split by the chunks: one line break
                     if found:
-                        self.breaks[self.span_record] = self.breaks.get(self.span_record, 0) + found
+                        self._add(self.span_record, found)
                     mark = position
                 elif chunk.find(b"\n", self.opened, position) >= 0 or chunk.find(b"\r", self.opened, position) >= 0:
                     # every LF between mark and the opening quote is outside quotes
                     self.newlines += chunk.count(b"\n", mark, self.opened)
                     record = self.newlines
-                    self.breaks[record] = self.breaks.get(record, 0) + self._count(chunk, self.opened, position)
+                    self._add(record, self._count(chunk, self.opened, position))
                     mark = position
                 if position + 1 == size:
                     self.pending_close = True
