@@ -51,12 +51,7 @@
                       ~ " and scoped.export_day = any(array(" ~ written.format('export_day') ~ "))"
                       ~ " and (scoped.agency_code, scoped.export_day) in (" ~ written.format('agency_code, export_day') ~ ")") -%}
     {%- endif -%}
-    {%- set window = adapter.get_relation(target.database, 'intermediate', 'int_build_window') -%}
-    {%- if window is none -%}
-        {%- do return('') -%}
-    {%- endif -%}
-    {%- set is_full = run_query('select is_full from ' ~ window).columns[0].values() -%}
-    {%- if is_full | length == 0 or is_full[0] -%}
+    {%- if build_is_full() -%}
         {%- do return('') -%}
     {%- endif -%}
     {%- if name in by_complaint -%}
