@@ -581,8 +581,8 @@ class _ComplaintQuery:
             clean=self.clean("tracking_id"))
 
     def read_line_breaks(self, check: QuoteCheck) -> None:
-        """The line breaks `QuoteCheck` counted in the cells, by record, into `incoming_lines`:
-        for each record with any, the line breaks in it and in the records before it."""
+        """The line breaks `QuoteCheck` counted in the cells, by record (`incoming_breaks`), and
+        from them every record's first line (`incoming_lines`: n, line_at)."""
         if not self.line_breaks:
             return
         self.conn.execute("create temp table incoming_breaks (record integer, breaks integer) on commit drop")
