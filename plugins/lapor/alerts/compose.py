@@ -1,13 +1,14 @@
 """Builds the alert messages of a run date from the recorded check results."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date
 
 import psycopg
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from lapor.settings import Settings
 
@@ -31,10 +32,19 @@ def angka(value) -> str:
     return text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
-def _environment() -> Environment:
+@functools.cache
+def _environment(kind: str = "html") -> Environment:
+    """The templates' environment for one kind of part: "html" or "text".
+
+    Autoescaping is decided per environment, not per file name: in the HTML environment
+    every template and every macro it imports (`_labels.j2` too) escapes what it prints, so
+    a value from an agency's file, the registry or a reason text is text in every HTML part,
+    whatever template or macro it passes through. The text environment never escapes."""
+    if kind not in ("html", "text"):
+        raise ValueError(f"kind must be html or text, not {kind!r}")
     env = Environment(
         loader=PackageLoader("lapor.alerts", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+        autoescape=kind == "html",
         undefined=StrictUndefined,
         trim_blocks=False,
         keep_trailing_newline=True,
@@ -42,6 +52,13 @@ def _environment() -> Environment:
     env.filters["tanggal"] = tanggal
     env.filters["angka"] = angka
     return env
+
+
+def render(template: str, context: dict) -> str:
+    """Render a template of lapor/alerts/templates: `*.html.j2` (or `*.html`) in the HTML
+    environment (always escaped), anything else as plain text."""
+    kind = "html" if template.endswith((".html.j2", ".html")) else "text"
+    return _environment(kind).get_template(template).render(context)
 
 
 @dataclass
@@ -122,7 +139,6 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
     for rank, entry in enumerate(ordered, start=1):
         entry["rank"] = rank
 
-    env = _environment()
     messages: list[Message] = []
     if ordered or errors or suite_failures:
         subject = (f"[LAPOR! Jatim] Pemantauan {tanggal(run_date)}: {len(ordered)} instansi perlu ditindaklanjuti"
@@ -134,7 +150,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
                    "report_url": report_url, "subject": subject, "key_chart": key_chart}
         messages.append(Message(
             "digest", settings.coordinator_email, subject,
-            env.get_template("digest.txt.j2").render(context), env.get_template("digest.html.j2").render(context),
+            render("digest.txt.j2", context), render("digest.html.j2", context),
             None, run_date,
             _key(run_date, settings.coordinator_email, "digest",
                  [ordered and [(a["agency_code"], [(f["check_name"], f["details"]) for f in a["findings"]])
@@ -162,7 +178,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
         context = {"run_date": run_date, "agency": entry, "findings": told, "subject": subject}
         messages.append(Message(
             "agency", entry["admin_email"], subject,
-            env.get_template("agency.txt.j2").render(context), env.get_template("agency.html.j2").render(context),
+            render("agency.txt.j2", context), render("agency.html.j2", context),
             entry["agency_code"], run_date,
             _key(run_date, entry["admin_email"], "agency", [(f["check_name"], f["details"]) for f in told]),
             [(f["check_name"], f["fingerprint"]) for f in told]))

@@ -1,0 +1,144 @@
+"""Hostile text in the e-mails and the report (issue 13, defects 1 and 8).
+
+Whatever an agency's file, the registry or a reason text holds arrives in every HTML part as
+text: never as an element or an attribute the template did not write. A registry value with
+a line break is refused when the registry is read, and one bad recipient costs one message,
+not the whole night's mail.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from email import message_from_bytes, policy
+from html.parser import HTMLParser
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+D = date(2021, 5, 27)
+IMG = "<img src=x onerror=alert(2)>"
+
+
+# --- what a mail reader's HTML parser makes of a part -------------------------------------------
+
+class Parsed(HTMLParser):
+    """The elements, attribute names and text of an HTML document, as html.parser sees them."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.attrs: set[tuple[str, str]] = set()
+        self.chunks: list[str] = []
+        self.attr_values: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        for name, value in attrs:
+            self.attrs.add((tag, name))
+            self.attr_values.append(value or "")
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        self.chunks.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+def html_part(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def text_part(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+# --- a day of findings written straight into quality.check_results --------------------------------
+
+def seed_findings(conn: psycopg.Connection, day: date, agency: dict, value: str) -> None:
+    """One flagged agency with every kind of finding, `value` in each field that came from outside;
+    an error row and a failed warehouse suite carrying it too; the previous day flagged so a
+    finding shows as resolved."""
+    code = agency["agency_code"]
+    conn.execute("delete from ref.agencies")
+    conn.execute(
+        """insert into ref.agencies (agency_code, agency_name, agency_type, sk_number, sk_date, admin_email)
+           values (%(agency_code)s, %(agency_name)s, 'kabupaten', %(sk_number)s, %(sk_date)s, %(admin_email)s)""",
+        agency)
+    for table in ("quality.check_results", "quality.suite_results", "quality.alerts_sent",
+                  "quality.alert_findings"):
+        conn.execute(f"delete from {table}")
+    facts = {
+        "export_unreadable": {"file": f"{code}/complaints/{value}.csv", "reason_code": "missing_columns",
+                              "reason": f"the header names {value!s} are not an export's"},
+        "export_missing": {"export_day": day.isoformat(), "source_error": value},
+        "followup_report_missing": {"months": [{"period": "2021-04-01", "label": "April 2021",
+                                                "due_date": "2021-05-07"}]},
+        "followup_report_late": {"months": [{"period": "2021-03-01", "label": "Maret 2021",
+                                             "due_date": "2021-04-07", "submitted_on": day.isoformat(),
+                                             "working_days_late": 3}]},
+        "followup_overdue": {"count": 1, "limit": 5, "oldest": {"tracking_id": value, "working_days": 9},
+                             "cases": [{"tracking_id": value, "dispositioned_on": "2021-05-10",
+                                        "working_days": 9, "working_days_late": 4, "title": value}]},
+        "sk_missing": {"sk_number": agency["sk_number"], "sk_date": "2021-06-01"},
+    }
+    severity = {"export_unreadable": "high", "export_missing": "high", "followup_report_missing": "high",
+                "followup_report_late": "medium", "followup_overdue": "medium", "sk_missing": "low"}
+    rows = [(day, check, code, False, severity[check], f"{check}: {value}", Jsonb(f))
+            for check, f in facts.items()]
+    rows.append((day, "some_check", code, False, "error", f"could not run: {value}", Jsonb({})))
+    # the day before: a finding of a kind not flagged today, so the digest lists it as resolved
+    rows.append((day - timedelta(days=1), "resolved_check", code, False, "medium", value, Jsonb({})))
+    rows.append((day, "resolved_check", code, True, "medium", "", Jsonb({})))
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into quality.check_results (run_date, check_name, agency_code, passed, severity, details, facts)
+               values (%s, %s, %s, %s, %s, %s, %s)""", rows)
+    conn.execute(
+        """insert into quality.suite_results (run_date, suite, expectation, target, success, result)
+           values (%s, %s, %s, %s, false, '{}')""", (day, value, value, value))
+
+
+def test_html_in_every_outside_field_arrives_as_text_in_the_digest_and_the_agency_message(scratch, smtp_server):
+    """Defect 1: `_labels.j2` was not autoescaped and its macros' output was trusted, so a
+    reason, file name or tracking id such as <img src=x onerror=...> arrived as an element."""
+    from lapor.alerts import compose_messages, deliver
+
+    settings, url, _ = scratch
+    smtp_url, mailbox = smtp_server
+    settings = dataclasses.replace(settings, smtp_url=smtp_url)
+    agency = {"agency_code": "35.05", "agency_name": f"Kabupaten {IMG}", "sk_number": f"188/{IMG}",
+              "sk_date": date(2021, 6, 1), "admin_email": "admin@blitarkab.example"}
+    with psycopg.connect(url) as conn:
+        seed_findings(conn, D, agency, IMG)
+        conn.commit()
+        messages = compose_messages(conn, settings, D, report_url="file:///tmp/laporan.html")
+        mailbox.clear()
+        deliver(conn, settings, messages)
+    received = {tuple(rcpts): message for rcpts, message in mailbox.messages}
+    assert set(received) == {(settings.coordinator_email,), ("admin@blitarkab.example",)}
+    for message in received.values():
+        parsed = Parsed(html_part(message))
+        assert "img" not in parsed.tags, f"an <img> element reached the HTML part of {message['To']}"
+        assert not any(name.startswith("on") for _, name in parsed.attrs)
+        # the value is shown, as text, where it belongs
+        assert IMG in parsed.text
+        assert IMG in text_part(message)               # the text part shows it unescaped
+    digest = Parsed(html_part(received[(settings.coordinator_email,)]))
+    agency_mail = Parsed(html_part(received[("admin@blitarkab.example",)]))
+    for shown in (f"Kabupaten {IMG} (35.05)",                       # the agency's name (registry)
+                  f"Berkas 35.05/complaints/{IMG}.csv ditolak",     # the file name
+                  f"the header names {IMG} are not an export's",    # the reason text
+                  f"yang terlama {IMG} (9 hari kerja)",             # a tracking id
+                  f"SK 188/{IMG} baru berlaku",                      # the SK number (registry)
+                  f"could not run: {IMG}",                           # a check's error
+                  f"{IMG}: {IMG} ({IMG})"):                          # a failed warehouse suite
+        assert shown in digest.text, shown
+    assert f"Yth. Admin Pengelola Pengaduan Kabupaten {IMG}," in agency_mail.text
+    assert f"Berkas 35.05/complaints/{IMG}.csv ditolak" in agency_mail.text
+    assert agency_mail.text.count(IMG) >= 5   # the overdue table's tracking id and title too
