@@ -142,3 +142,109 @@ def test_html_in_every_outside_field_arrives_as_text_in_the_digest_and_the_agenc
     assert f"Yth. Admin Pengelola Pengaduan Kabupaten {IMG}," in agency_mail.text
     assert f"Berkas 35.05/complaints/{IMG}.csv ditolak" in agency_mail.text
     assert agency_mail.text.count(IMG) >= 5   # the overdue table's tracking id and title too
+
+
+# --- one bad recipient costs one message (defect 8) -----------------------------------------------
+
+class Refusing:
+    """An SMTP server's handler that answers 550 to the addresses in `refused` and keeps the rest."""
+
+    def __init__(self, refused: set[str]):
+        self.refused = set(refused)
+        self.messages: list = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+@pytest.fixture()
+def refusing_smtp():
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Refusing({"admin@mojokertokab.example"})
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", handler
+    finally:
+        controller.stop()
+
+
+def test_a_refused_recipient_and_a_broken_address_cost_their_own_messages_only(scratch, refusing_smtp):
+    from lapor.alerts import compose_messages, deliver
+    from lapor.alerts.send import AlertError
+
+    settings, url, _ = scratch
+    smtp_url, server = refusing_smtp
+    settings = dataclasses.replace(settings, smtp_url=smtp_url)
+    agencies = [("35.05", "Kabupaten Blitar", "admin@blitarkab.example"),
+                ("35.16", "Kabupaten Mojokerto", "admin@mojokertokab.example"),          # the server says 550
+                # in the warehouse from before the registry was checked: a header-injecting address and name
+                ("35.29", "Kabupaten\r\nSumenep", "admin@sumenepkab.example\r\nBcc: all@evil.example"),
+                ("35.72", "Kota Blitar", "admin@blitarkota.example")]
+    with psycopg.connect(url, autocommit=True) as conn:    # as pipeline.alert opens it
+        with conn.cursor() as cur:
+            cur.executemany("insert into ref.agencies (agency_code, agency_name, agency_type, admin_email) "
+                            "values (%s, %s, 'kabupaten', %s)", agencies)
+            cur.executemany(
+                """insert into quality.check_results (run_date, check_name, agency_code, passed, severity, details, facts)
+                   values (%s, 'export_missing', %s, false, 'high', 'no export', %s)""",
+                [(D, code, Jsonb({"export_day": D.isoformat()})) for code, _, _ in agencies])
+        with pytest.raises(AlertError) as raised:
+            deliver(conn, settings, compose_messages(conn, settings, D))
+        # the task fails naming the two recipients it could not reach, and only them
+        assert "2 of 5 alert e-mail(s) not sent" in str(raised.value)
+        assert "'admin@mojokertokab.example' (35.16)" in str(raised.value) and "550" in str(raised.value)
+        assert "'admin@sumenepkab.example\\r\\nBcc: all@evil.example' (35.29)" in str(raised.value)
+        assert "admin@blitarkab.example" not in str(raised.value)
+        # every other message arrived, the digest naming the agencies whose mail failed too
+        received = {tuple(rcpts): message for rcpts, message in server.messages}
+        assert set(received) == {(settings.coordinator_email,), ("admin@blitarkab.example",),
+                                 ("admin@blitarkota.example",)}
+        digest = received[(settings.coordinator_email,)]
+        assert "Kabupaten Mojokerto (35.16)" in text_part(digest)
+        assert all("evil" not in str(m) for m in received.values())
+        # the coordinator can query what failed and why
+        failed = conn.execute("select run_date, recipient, agency_code, subject, error from quality.alerts_failed "
+                              "order by agency_code").fetchall()
+        assert [(r[0], r[1], r[2]) for r in failed] == [
+            (D, "admin@mojokertokab.example", "35.16"),
+            (D, "admin@sumenepkab.example\r\nBcc: all@evil.example", "35.29")]
+        assert "Kabupaten Mojokerto" in failed[0][3]
+        assert "550" in failed[0][4] and "mailbox unavailable" in failed[0][4]
+        assert "not one plain e-mail address" in failed[1][4]
+        assert conn.execute("select count(*) from quality.alerts_sent where agency_code in ('35.16', '35.29')"
+                            ).fetchone()[0] == 0
+
+        # the retry, once Mojokerto's mailbox is back, sends Mojokerto's message and nothing twice
+        server.refused.clear()
+        server.messages.clear()
+        with pytest.raises(AlertError) as raised:
+            deliver(conn, settings, compose_messages(conn, settings, D))
+        assert "1 of 5 alert e-mail(s) not sent" in str(raised.value) and "35.29" in str(raised.value)
+        assert [rcpts for rcpts, _ in server.messages] == [["admin@mojokertokab.example"]]
+
+        # the address corrected in the warehouse: the last one goes out and the task is green
+        conn.execute("update ref.agencies set admin_email = 'admin@sumenepkab.example', "
+                     "agency_name = 'Kabupaten Sumenep' where agency_code = '35.29'")
+        server.messages.clear()
+        result = deliver(conn, settings, compose_messages(conn, settings, D))
+        assert result["sent"] == ["admin@sumenepkab.example"] and result["already_sent"] == 4
+        # the failures stay as history; none is left without a message of that night to that agency since
+        assert conn.execute("select count(*) from quality.alerts_failed").fetchone()[0] == 3
+        assert conn.execute(
+            """select count(*) from quality.alerts_failed f where not exists
+               (select 1 from quality.alerts_sent s where s.run_date = f.run_date
+                and s.agency_code is not distinct from f.agency_code)""").fetchone()[0] == 0

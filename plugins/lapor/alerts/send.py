@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import psycopg
 
 from lapor.alerts.compose import Message
+from lapor.registry import CONTROL, is_plain_address
 from lapor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,20 @@ class AlertError(RuntimeError):
     pass
 
 
+def one_line(text: str) -> str:
+    """`text` with every control character and line break as a space, runs of spaces as one."""
+    return " ".join(CONTROL.sub(" ", text).split())
+
+
 def to_email(message: Message, sender: str) -> EmailMessage:
+    """The message as MIME. Raises AlertError for a recipient that is not one plain address
+    (a header never carries a line break); the subject is put on one line."""
+    if not is_plain_address(message.recipient):
+        raise AlertError(f"the recipient {message.recipient!r} is not one plain e-mail address")
     email = EmailMessage()
     email["From"] = sender
     email["To"] = message.recipient
-    email["Subject"] = message.subject
+    email["Subject"] = one_line(message.subject)
     email["Message-ID"] = f"<{message.key[:32]}@lapor-jatim>"
     email["Date"] = format_datetime(datetime.now(timezone.utc))
     email["X-Lapor-Idempotency-Key"] = message.key
@@ -49,7 +59,9 @@ def _smtp_send(url: str, email: EmailMessage) -> None:
             client.starttls()
         if parts.username:
             client.login(unquote(parts.username), unquote(parts.password or ""))
-        client.send_message(email)
+        refused = client.send_message(email)
+        if refused:                  # only when some of several recipients were refused
+            raise smtplib.SMTPRecipientsRefused(refused)
 
 
 def _outbox_write(outbox: Path, message: Message, email: EmailMessage) -> Path:
@@ -63,32 +75,76 @@ def _outbox_write(outbox: Path, message: Message, email: EmailMessage) -> Path:
     return path
 
 
+def _record_failure(conn: psycopg.Connection, message: Message, error: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            """insert into quality.alerts_failed (run_date, recipient, agency_code, subject, error, idempotency_key)
+               values (%s, %s, %s, %s, %s, %s)""",
+            (message.run_date, message.recipient.replace("\x00", "\\x00"), message.agency_code,
+             message.subject.replace("\x00", "\\x00"), error, message.key))
+
+
+def _describe(exc: BaseException) -> str:
+    """One line (at most 500 characters) saying why a message was not sent."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        text = "; ".join(f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+                         for code, reply in exc.recipients.values())
+        text = f"the SMTP server refused the recipient: {text}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return one_line(text)[:500]
+
+
 def deliver(conn: psycopg.Connection, settings: Settings, messages: list[Message]) -> dict:
-    """Send each message whose key was never sent; returns counts and where they went."""
+    """Send each message whose key was never sent; returns counts and where they went.
+
+    A message that cannot be sent (a recipient refused, an address that is not one, the server
+    gone) costs that message only: its claim is rolled back, the failure is recorded in
+    `quality.alerts_failed`, every other message is still sent, and then AlertError names the
+    recipients that were not reached, so the task fails and its retry sends only those."""
     sent, skipped = [], 0
+    failed: list[tuple[Message, str]] = []
     transport = "smtp" if settings.smtp_url else "outbox"
     for message in messages:
-        with conn.transaction():
-            claimed = conn.execute(
-                """insert into quality.alerts_sent (idempotency_key, run_date, recipient, agency_code, subject, transport)
-                   values (%s, %s, %s, %s, %s, %s) on conflict (idempotency_key) do nothing returning 1""",
-                (message.key, message.run_date, message.recipient, message.agency_code, message.subject, transport),
-            ).fetchone()
-            if not claimed:
-                skipped += 1
-                continue
-            for check_name, print_ in message.fingerprints:
-                conn.execute(
-                    """insert into quality.alert_findings (recipient, agency_code, check_name, fingerprint, run_date,
-                                                           idempotency_key)
-                       values (%s, %s, %s, %s, %s, %s) on conflict do nothing""",
-                    (message.recipient, message.agency_code, check_name, print_, message.run_date, message.key))
-            # Sent inside the claim's transaction: if sending fails the claim is rolled back.
-            email = to_email(message, settings.mail_from)
-            if settings.smtp_url:
-                _smtp_send(settings.smtp_url, email)
-                sent.append(message.recipient)
-            else:
-                sent.append(str(_outbox_write(settings.outbox_dir, message, email)))
-    log.info("alerts: %d sent via %s, %d already sent before", len(sent), transport, skipped)
+        try:
+            with conn.transaction():
+                claimed = conn.execute(
+                    """insert into quality.alerts_sent (idempotency_key, run_date, recipient, agency_code, subject,
+                                                        transport)
+                       values (%s, %s, %s, %s, %s, %s) on conflict (idempotency_key) do nothing returning 1""",
+                    (message.key, message.run_date, message.recipient, message.agency_code, message.subject,
+                     transport),
+                ).fetchone()
+                if not claimed:
+                    skipped += 1
+                    continue
+                for check_name, print_ in message.fingerprints:
+                    conn.execute(
+                        """insert into quality.alert_findings (recipient, agency_code, check_name, fingerprint,
+                                                               run_date, idempotency_key)
+                           values (%s, %s, %s, %s, %s, %s) on conflict do nothing""",
+                        (message.recipient, message.agency_code, check_name, print_, message.run_date, message.key))
+                # Sent inside the claim's transaction: if sending fails the claim is rolled back.
+                email = to_email(message, settings.mail_from)
+                if settings.smtp_url:
+                    _smtp_send(settings.smtp_url, email)
+                    sent.append(message.recipient)
+                else:
+                    sent.append(str(_outbox_write(settings.outbox_dir, message, email)))
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise                    # the warehouse itself is gone: nothing more can be claimed
+        except Exception as exc:     # this message only
+            error = _describe(exc)
+            log.error("alerts: the %s message to %r (%s) was not sent: %s",
+                      message.kind, message.recipient, message.agency_code or "koordinator", error)
+            _record_failure(conn, message, error)
+            failed.append((message, error))
+    log.info("alerts: %d sent via %s, %d already sent before, %d failed", len(sent), transport, skipped,
+             len(failed))
+    if failed:
+        if not conn.autocommit:
+            conn.commit()            # what was sent stays claimed, what failed stays recorded
+        names = "; ".join(f"{m.recipient!r} ({m.agency_code or 'koordinator'}): {error}" for m, error in failed)
+        raise AlertError(f"{len(failed)} of {len(messages)} alert e-mail(s) not sent (recorded in "
+                         f"quality.alerts_failed; a retry sends only these): {names}")
     return {"transport": transport, "sent": sent, "already_sent": skipped}

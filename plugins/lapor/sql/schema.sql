@@ -273,3 +273,21 @@ create or replace trigger followup_rows_retracted
     after delete on raw.followup_rows
     referencing old table as gone
     for each statement execute function raw.record_retracted();
+
+-- Alert e-mails that could not be sent (a recipient refused, a bad address, the server down):
+-- one row per failed attempt. The alert task sends every other message, then fails naming these
+-- recipients; a retry sends only what is not in quality.alerts_sent. The failures of a night whose
+-- message to that agency (or the digest) has not gone out since:
+--   select * from quality.alerts_failed f
+--   where not exists (select 1 from quality.alerts_sent s
+--                     where s.run_date = f.run_date and s.agency_code is not distinct from f.agency_code)
+create table if not exists quality.alerts_failed (
+    run_date         date not null,
+    recipient        text not null,
+    agency_code      text,
+    subject          text not null,
+    error            text not null,
+    idempotency_key  text not null,
+    failed_at        timestamptz not null default now()
+);
+create index if not exists alerts_failed_run_idx on quality.alerts_failed (run_date);
