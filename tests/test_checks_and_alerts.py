@@ -41,6 +41,8 @@ EXPECTED = {
     "export_missing": {"35.72"},
     "export_unreadable": {"35.29"},
     "sk_missing": {"35.72"},
+    "ingest_failed": set(),
+    "followup_unreadable": set(),
 }
 
 

@@ -29,7 +29,9 @@ from psycopg.types.json import Jsonb
 
 from lapor.landing import LandedFile
 from lapor.readers import FileRejected, Reject, read_complaints, read_followups
-from lapor.readers.canonical import FIELD_LIMIT, PY_WHITESPACE, CsvPlan, QuoteCheck, plan_csv
+from lapor.readers.model import Note
+from lapor.readers.canonical import PY_WHITESPACE, CsvPlan, QuoteCheck, plan_csv
+from lapor.readers.limits import SHOWN_CHARS, Limits, visible
 from lapor.readers.columns import COMPLAINT_DATES, COMPLAINTS, map_headers
 from lapor.readers.values import (
     UnreadableValue,
@@ -82,9 +84,10 @@ class BatchResult:
 class _RejectCollector:
     """Splits a reader's stream into rows (passed on) and rejects (kept: they are few)."""
 
-    def __init__(self, items: Iterable[dict | Reject]):
+    def __init__(self, items: Iterable[dict | Reject | Note]):
         self.items = items
         self.rejects: list[Reject] = []
+        self.notes: list[Note] = []
 
     def rows(self) -> Iterator[dict]:
         iterator = iter(self.items)
@@ -100,6 +103,8 @@ class _RejectCollector:
                 raise FileRejected("unreadable_file", f"The file could not be read: {type(exc).__name__}: {exc}") from exc
             if isinstance(item, Reject):
                 self.rejects.append(item)
+            elif isinstance(item, Note):
+                self.notes.append(item)
             else:
                 yield item
 
@@ -169,14 +174,38 @@ def _write_rejects(conn: psycopg.Connection, rejects: list[Reject], landed: Land
                             Jsonb(r.original), src.kind, src.file_day))
 
 
+def _write_notes(conn: psycopg.Connection, notes: list[Note], src, run_date: date) -> None:
+    """A loaded file's warnings (quality.input_warnings), replacing its batch's earlier ones."""
+    _clear_notes(conn, src)
+    for note in notes:
+        conn.execute(
+            """insert into quality.input_warnings (run_date, agency_code, file, kind, file_day, reason_code, reason)
+               values (%s, %s, %s, %s, %s, %s, %s)""",
+            (run_date, src.agency_code, src.relpath, src.kind, src.file_day, note.reason_code, note.reason))
+
+
+def _clear_notes(conn: psycopg.Connection, src) -> None:
+    if src.kind == "complaints":  # the batch (agency, export day), whichever file it came from
+        conn.execute("delete from quality.input_warnings where agency_code = %s and kind = 'complaints' "
+                     "and file_day = %s", (src.agency_code, src.file_day))
+    else:
+        conn.execute("delete from quality.input_warnings where file = %s and kind = 'followup'", (src.relpath,))
+
+
 def _reject_file(conn: psycopg.Connection, landed: LandedFile, run_date: date, exc: FileRejected) -> BatchResult:
-    src = landed.source
+    return reject_source(conn, landed.source, landed.sha256, run_date, exc)
+
+
+def reject_source(conn: psycopg.Connection, src, sha256: str | None, run_date: date,
+                  exc: FileRejected) -> BatchResult:
+    """Record a file rejected whole. `sha256` is None for a file that was never read (a
+    symlink, a file over a limit, one whose landing failed): nothing of it was kept."""
     with conn.transaction():
         conn.execute("delete from quality.rejected_files where file = %s", (src.relpath,))
         conn.execute(
             """insert into quality.rejected_files (run_date, agency_code, file, sha256, reason_code, reason, kind, file_day)
                values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            (run_date, src.agency_code, src.relpath, landed.sha256, exc.reason_code, exc.reason, src.kind, src.file_day),
+            (run_date, src.agency_code, src.relpath, sha256, exc.reason_code, exc.reason, src.kind, src.file_day),
         )
         if src.kind == "complaints":
             # The rows of an earlier good delivery for that day stay; the batch says what came last.
@@ -187,10 +216,18 @@ def _reject_file(conn: psycopg.Connection, landed: LandedFile, run_date: date, e
                    on conflict (agency_code, export_day) do update
                    set file = excluded.file, sha256 = excluded.sha256, status = 'rejected',
                        rows_loaded = 0, rows_rejected = 0, run_date = excluded.run_date""",
-                (src.agency_code, src.file_day, src.relpath, landed.sha256, run_date),
+                (src.agency_code, src.file_day, src.relpath, sha256, run_date),
             )
     log.warning("%s rejected whole: %s (%s)", src.relpath, exc.reason, exc.reason_code)
     return BatchResult(src.relpath, src.kind, "rejected", reason_code=exc.reason_code, reason=exc.reason)
+
+
+def already_refused(conn: psycopg.Connection, src, reason_code: str) -> bool:
+    """Whether this file was already rejected, unread, for the same reason (a link left in the
+    folder is not recorded again every night: its first rejection stands)."""
+    return conn.execute(
+        "select 1 from quality.rejected_files where file = %s and sha256 is null and reason_code = %s",
+        (src.relpath, reason_code)).fetchone() is not None
 
 
 def load_complaints(conn: psycopg.Connection, landed: LandedFile, run_date: date) -> BatchResult:
@@ -239,6 +276,7 @@ def _load_complaints_python(conn: psycopg.Connection, landed: LandedFile, run_da
             conn.execute("delete from quality.rejected_files where agency_code = %s and kind = 'complaints' "
                          "and file_day = %s", (src.agency_code, src.file_day))
             _write_rejects(conn, collector.rejects, landed, run_date)
+            _write_notes(conn, collector.notes, src, run_date)
             # Duplicate tracking ids in one file: the row with the latest activity loads.
             duplicates = conn.execute(
                 """with ranked as (
@@ -314,6 +352,7 @@ def load_followup(conn: psycopg.Connection, landed: LandedFile, run_date: date) 
             conn.execute("delete from quality.rejected_rows where file = %s", (src.relpath,))
             conn.execute("delete from quality.rejected_files where file = %s", (src.relpath,))
             _write_rejects(conn, collector.rejects, landed, run_date)
+            _write_notes(conn, collector.notes, src, run_date)
             conn.execute(
                 """insert into raw.followup_reports (agency_code, period, submitted_on, file, sha256, status,
                                                      rows_loaded, rows_rejected, run_date)
@@ -388,6 +427,7 @@ def _load_complaints_sql(conn: psycopg.Connection, landed: LandedFile, run_date:
                  "and file_day = %s", (src.agency_code, src.file_day))
     conn.execute("delete from quality.rejected_files where agency_code = %s and kind = 'complaints' "
                  "and file_day = %s", (src.agency_code, src.file_day))
+    _clear_notes(conn, src)  # a file on this path is clean UTF-8: no notes
     head = sql.SQL("{}, {}, {}").format(sql.Literal(src.agency_code), sql.Literal(src.file_day),
                                         sql.Literal(src.relpath))
     # Duplicate tracking ids (rare): rank the rows that pass the checks as the Python path
@@ -463,7 +503,7 @@ class _ComplaintQuery:
         return None if position is None else sql.Identifier(self.cells[position])
 
     def name(self, column: str) -> str:
-        return self.plan.header.name_of(column)
+        return visible(self.plan.header.name_of(column), SHOWN_CHARS)
 
     def clean(self, column: str) -> sql.Composable:
         cell = self.cell(column)
@@ -480,7 +520,12 @@ class _ComplaintQuery:
                        "then {c} else btrim({c}, {ws}) end").format(c=cell, ws=self.ws)
 
     def shown(self, column: str) -> sql.Composable:
-        return sql.SQL("btrim({}, {})").format(self.cell(column), self.ws)
+        """readers.rows._shown: stripped, line breaks as U+FFFD (a file on this path has no
+        other control character), cut to SHOWN_CHARS with an ellipsis."""
+        text = sql.SQL("translate(btrim({}, {}), E'\\r\\n', {})").format(
+            self.cell(column), self.ws, _lit("\ufffd\ufffd"))
+        return sql.SQL("(case when char_length({t}) <= {n} then {t} else left({t}, {m}) || '…' end)").format(
+            t=text, n=_lit(SHOWN_CHARS), m=_lit(SHOWN_CHARS - 1))
 
     def mapped(self, key: str, column: str) -> sql.Composable:
         """The Python reading of this cell's text, from the map `key`."""
@@ -535,7 +580,7 @@ class _ComplaintQuery:
                 row_agency = clean_text(text)
                 if row_agency is not None and not same_code(row_agency, self.agency_code):
                     maps["agency"][text] = (
-                        f"Agency code '{row_agency}' in column '{self.name('agency_code')}' "
+                        f"Agency code '{visible(row_agency, SHOWN_CHARS)}' in column '{self.name('agency_code')}' "
                         f"is not {self.agency_code}, the agency whose folder holds the file.")
             elif key == "tracking":
                 maps["tracking"][text] = clean_tracking_id(text)
@@ -701,7 +746,8 @@ class _ComplaintQuery:
         ids, and the texts that only the Python functions read (tracking ids with a dot, dates in
         another form than plain; at most _MAX_MAPPED + 1 of each column's)."""
         ws = self.ws
-        too_long = sql.SQL(" or ").join(sql.SQL("octet_length({}) > {}").format(sql.Identifier(c), _lit(FIELD_LIMIT))
+        limit = Limits.from_env().max_cell_chars  # longer in octets: the Python reader decides, in characters
+        too_long = sql.SQL(" or ").join(sql.SQL("octet_length({}) > {}").format(sql.Identifier(c), _lit(limit))
                                         for c in self.cells)
         blank = sql.SQL(" and ").join(sql.SQL("{} = ''").format(self.trimmed(sql.Identifier(c)))
                                       for c in self.cells)

@@ -155,13 +155,47 @@ def export_unreadable(conn: psycopg.Connection, day: date, settings: Settings) -
     rows = conn.execute(
         """select b.agency_code, b.file, rf.reason_code, rf.reason
            from raw.complaint_batches b
-           left join quality.rejected_files rf on rf.file = b.file and rf.sha256 = b.sha256
+           left join quality.rejected_files rf on rf.file = b.file and rf.sha256 is not distinct from b.sha256
            where b.export_day = %s and b.status = 'rejected'""",
         (day,),
     ).fetchall()
     return {agency: Finding(True, f"the export {file} was rejected: {reason} ({code})",
                             {"file": file, "reason_code": code, "reason": reason})
             for agency, file, code, reason in rows}
+
+
+def followup_unreadable(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    """A follow-up report file first seen on D was rejected whole (it counts as not received)."""
+    rows = conn.execute(
+        """select agency_code, file, reason_code, reason from quality.rejected_files
+           where kind = 'followup' and run_date = %s order by agency_code, file""",
+        (day,),
+    ).fetchall()
+    grouped: dict[str, list[dict]] = {}
+    for agency, file, code, reason in rows:
+        grouped.setdefault(agency, []).append({"file": file, "reason_code": code, "reason": reason})
+    return {agency: Finding(True, "; ".join(f"the follow-up report {f['file']} was rejected: {f['reason']} "
+                                            f"({f['reason_code']})" for f in files), {"files": files})
+            for agency, files in grouped.items()}
+
+
+def ingest_failed(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    """The agency's ingestion of D did not end `done` (its task raised, or never ran): what
+    it holds for D is unknown, so it is flagged rather than passed. An HTTP source that
+    failed is named by `export_missing` already."""
+    rows = conn.execute(
+        """select i.agency_code, i.status, i.error from quality.ingest_runs i
+           where i.run_date = %s and i.status <> 'done'
+             and not exists (select 1 from quality.source_failures sf
+                             where sf.run_date = i.run_date and sf.agency_code = i.agency_code)
+           order by 1""",
+        (day,),
+    ).fetchall()
+    what = {"pending": "never started", "running": "did not finish", "failed": "failed"}
+    return {agency: Finding(True, f"loading the agency's files for {day} {what[status]}"
+                            + (f": {error}" if error else "") + "; run the date again once the cause is fixed",
+                            {"status": status, "error": error, "run_date": day.isoformat()})
+            for agency, status, error in rows}
 
 
 def sk_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
@@ -177,7 +211,9 @@ def sk_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[
 
 
 QUERIES: dict[str, Query] = {
+    "ingest_failed": ingest_failed,
     "export_unreadable": export_unreadable,
+    "followup_unreadable": followup_unreadable,
     "export_missing": export_missing,
     "followup_report_missing": followup_report_missing,
     "followup_overdue": followup_overdue,

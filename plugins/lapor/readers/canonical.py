@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from .columns import HeaderMap, Schema
+from .limits import CONTROL_BYTES, Limits
 from .model import FileRejected
 from .sources import _sniff_delimiter, resolve_header
 
 # The characters str.strip() removes (every c with c.isspace(); a test checks the list):
 # the SQL side strips with exactly these.
 PY_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-FIELD_LIMIT = 131072  # csv.field_size_limit(): a longer field makes the Python reader reject the file
 _HEADER_MAX = 1 << 16
 
 
@@ -70,8 +70,11 @@ def plan_csv(path: Path, schema: Schema) -> CsvPlan | None:
         return None
     delimiter = _sniff_delimiter(line, schema)
     cells = line.rstrip("\r\n").split(delimiter)
+    limits = Limits.from_env()
+    if len(cells) > limits.max_columns:
+        return None  # the Python reader rejects it (too_many_columns) with the line it is on
     try:
-        header = resolve_header(list(cells), schema, "The header line")
+        header = resolve_header(list(cells), schema, "The header line", limits)
     except FileRejected:
         return None
     return CsvPlan(delimiter, header, len(cells))
@@ -153,6 +156,9 @@ class QuoteCheck:
 
     def feed(self, chunk: bytes) -> None:
         if not self.ok or not chunk:
+            return
+        if CONTROL_BYTES.search(chunk):
+            self.ok = False  # a control character: the Python readers reject its row
             return
         if b"\\." in chunk or (self.previous == 0x5C and chunk[0] == 0x2E):
             self.ok = False  # COPY's end-of-data marker, or text that could be it

@@ -10,8 +10,19 @@ ROW_REASON_CODES = (
     "closed_before_submitted",
     "date_after_export_day",
     "wrong_agency",
+    "control_character",
 )
-FILE_REASON_CODES = ("unreadable_file", "no_header", "missing_required_column")
+FILE_REASON_CODES = (
+    "unreadable_file", "no_header", "missing_required_column",
+    # limits (lapor.readers.limits)
+    "file_too_large", "too_many_columns", "cell_too_large", "uncompressed_too_large", "control_character",
+    # what the drop folder may not hold (lapor.sources.folder): never opened
+    "symlink", "not_a_regular_file", "outside_drop_folder",
+    # anything else that went wrong while the file was landed or loaded (the task log has the error)
+    "load_failed",
+)
+# Recorded in quality.input_warnings: the file (or folder) was read or skipped, and someone should look.
+WARNING_CODES = ("mixed_encoding", "unregistered_folder", "misnamed_file", "unexpected_entry")
 
 
 @dataclass
@@ -23,6 +34,14 @@ class Reject:
     reason_code: str
     reason: str  # one English sentence naming the column and the value
     original: dict[str, str | None]  # the row as read: original header -> original text
+
+
+@dataclass
+class Note:
+    """Something about a file that did not stop it from loading but should be seen (a warning)."""
+
+    reason_code: str
+    reason: str
 
 
 class FileRejected(Exception):

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .columns import COMPLAINT_DATES, COMPLAINTS, FOLLOWUPS, HeaderMap, Schema
-from .model import Reject
+from .limits import CONTROL, SHOWN_CHARS, control_name, visible
+from .model import Note, Reject
 from .sources import has_typed_cells, iter_table
 from .values import (
     Cell,
@@ -34,8 +35,9 @@ def _as_text(cell: Cell) -> str | None:
 
 
 def _shown(cell: Cell) -> str:
+    """A cell as quoted in a reason: stripped, line breaks as U+FFFD, at most SHOWN_CHARS."""
     text = _as_text(cell)
-    return "" if text is None else text.strip()
+    return "" if text is None else visible(text.strip(), SHOWN_CHARS)
 
 
 class _Table:
@@ -56,7 +58,8 @@ class _Table:
         return self.header.index.get(column, -1)
 
     def name(self, column: str) -> str:
-        return self.header.name_of(column)
+        """A column's header as quoted in a reason (at most SHOWN_CHARS characters)."""
+        return visible(self.header.name_of(column), SHOWN_CHARS)
 
     def original(self, cells: list[Cell]) -> dict[str, str | None]:
         """The row as read: header name -> text, None for a cell the row lacks."""
@@ -81,7 +84,7 @@ class _Table:
         return extra
 
 
-def _table_rows(path: Path, schema: Schema) -> Iterator[tuple[_Table, int, list[Cell]]]:
+def _table_rows(path: Path, schema: Schema) -> Iterator[Note | tuple[_Table, int, list[Cell]]]:
     path = Path(path)
     items = iter_table(path, schema)
     with closing(items):
@@ -89,8 +92,30 @@ def _table_rows(path: Path, schema: Schema) -> Iterator[tuple[_Table, int, list[
         if header is None:
             return
         table = _Table(header, typed=has_typed_cells(path))  # type: ignore[arg-type]
-        for line, cells in items:  # type: ignore[misc]
+        for item in items:
+            if isinstance(item, Note):
+                yield item
+                continue
+            line, cells = item  # type: ignore[misc]
             yield table, line, cells
+
+
+def _control_reject(table: _Table, line: int, cells: list[Cell]) -> Reject | None:
+    """A row with a control character in a cell is not text and does not load (NUL cannot even
+    be stored); its `original` shows each control character as U+FFFD."""
+    texts = [c for c in cells if isinstance(c, str)]
+    if not CONTROL.search("".join(texts)):
+        return None
+    position = next(i for i, c in enumerate(cells) if isinstance(c, str) and CONTROL.search(c))
+    name = visible(table.names[position], SHOWN_CHARS) if position < table.width else f"column_{position + 1}"
+    original = {k: CONTROL.sub("\ufffd", v) if isinstance(v, str) else v for k, v in table.original(cells).items()}
+    tracking = table.pos("tracking_id")
+    tracking_id = clean_tracking_id(cells[tracking]) if 0 <= tracking < len(cells) else None
+    if tracking_id is not None and CONTROL.search(tracking_id):
+        tracking_id = None
+    return Reject(line, tracking_id, "control_character",
+                  f"Column '{name}' holds a control character ({control_name(cells[position])}), "
+                  "which is not text; the row is not loaded.", original)
 
 
 def read_complaints(path: Path, *, agency_code: str, export_day: date) -> Iterator[dict | Reject]:
@@ -102,10 +127,14 @@ def read_complaints(path: Path, *, agency_code: str, export_day: date) -> Iterat
     the rows before the break, so treat one file's rows as one batch.
     """
     build = None
-    for table, line, cells in _table_rows(path, COMPLAINTS):
+    for item in _table_rows(path, COMPLAINTS):
+        if isinstance(item, Note):
+            yield item
+            continue
+        table, line, cells = item
         if build is None:
             build = _ComplaintBuilder(table, agency_code, export_day)
-        yield build(line, cells)
+        yield _control_reject(table, line, cells) or build(line, cells)
 
 
 class _ComplaintBuilder:
@@ -160,7 +189,7 @@ class _ComplaintBuilder:
         row_agency = clean_text(cells[self.p_agency])
         if row_agency is not None and not same_code(row_agency, self.agency_code):
             return Reject(line, tracking_id, "wrong_agency",
-                          f"Agency code '{row_agency}' in column '{table.name('agency_code')}' "
+                          f"Agency code '{visible(row_agency, SHOWN_CHARS)}' in column '{table.name('agency_code')}' "
                           f"is not {self.agency_code}, the agency whose folder holds the file.", original)
 
         export_day = self.export_day
@@ -203,8 +232,12 @@ def read_followups(path: Path, *, agency_code: str, submitted_on: date) -> Itera
     `FileRejected` is raised as in `read_complaints`. `agency_code` is accepted for symmetry with `read_complaints`; follow-up reports have
     no agency column to check. A report with a header and no rows yields nothing.
     """
-    for table, line, cells in _table_rows(path, FOLLOWUPS):
-        yield _followup(table, line, cells, submitted_on)
+    for item in _table_rows(path, FOLLOWUPS):
+        if isinstance(item, Note):
+            yield item
+            continue
+        table, line, cells = item
+        yield _control_reject(table, line, cells) or _followup(table, line, cells, submitted_on)
 
 
 def _followup(table: _Table, line: int, cells: list[Cell], submitted_on: date) -> dict | Reject:

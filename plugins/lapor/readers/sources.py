@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .columns import HeaderMap, Schema, describe_required, map_headers, missing_required
-from .model import FileRejected
+from .limits import CONTROL, Limits, control_name, visible
+from .model import FileRejected, Note
 from .values import Cell
 
-TableItem = HeaderMap | tuple[int, list[Cell]]
+TableItem = HeaderMap | Note | tuple[int, list[Cell]]
 
 _CHUNK = 1 << 18
 _HEADER_SEARCH_ROWS = 6  # an XLSX header may follow up to 5 title rows
@@ -31,6 +32,11 @@ _SHOWN_HEADERS = 25
 codecs.register_error(
     "lapor_latin1", lambda err: (err.object[err.start:err.end].decode("latin-1"), err.end)
 )
+# A UTF-8 file with a few stray bytes (a cell pasted from a Windows program): the bytes that
+# are not UTF-8 are read as cp1252, the rest as UTF-8, and the file gets a `mixed_encoding` note.
+codecs.register_error(
+    "lapor_cp1252", lambda err: (err.object[err.start:err.end].decode("cp1252", errors="lapor_latin1"), err.end)
+)
 
 
 def has_typed_cells(path: Path) -> bool:
@@ -38,18 +44,51 @@ def has_typed_cells(path: Path) -> bool:
     return path.suffix.lower() == ".xlsx"
 
 
-def iter_table(path: Path, schema: Schema) -> Iterator[TableItem]:
+def iter_table(path: Path, schema: Schema, limits: Limits | None = None) -> Iterator[TableItem]:
+    """The file's header, then its rows; a `Note` may follow the header (CSV encoding)."""
+    limits = limits or Limits.from_env()
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _csv_table(path, schema)
+        return _csv_table(path, schema, limits)
     if suffix == ".xlsx":
-        return _xlsx_table(path, schema)
+        return _xlsx_table(path, schema, limits)
     if suffix == ".json":
-        return _json_table(path, schema)
+        return _json_table(path, schema, limits)
     raise FileRejected(
         "unreadable_file",
-        f"The file extension '{path.suffix}' is not one of .csv, .xlsx or .json.",
+        f"The file extension '{visible(path.suffix, 20)}' is not one of .csv, .xlsx or .json.",
     )
+
+
+def _too_many_columns(count: int, where: str, limits: Limits) -> FileRejected:
+    return FileRejected(
+        "too_many_columns",
+        f"{where} has {count:,} columns; the limit (LAPOR_MAX_COLUMNS) is {limits.max_columns:,}.",
+    )
+
+
+def _cell_too_large(size: int, where: str, limits: Limits) -> FileRejected:
+    return FileRejected(
+        "cell_too_large",
+        f"A cell {where} holds {size:,} characters; the limit (LAPOR_MAX_CELL_CHARS) is {limits.max_cell_chars:,}.",
+    )
+
+
+def _width(cells: list) -> int:
+    """Cells up to the last non-blank one (a spreadsheet pads its rows to the sheet's width)."""
+    width = len(cells)
+    while width and (cells[width - 1] is None or cells[width - 1] == ""):
+        width -= 1
+    return width
+
+
+def _check_cells(cells: list, where: str, limits: Limits) -> None:
+    """Width and cell size of one row of an XLSX or JSON file (the CSV reader checks its own)."""
+    if len(cells) > limits.max_columns and _width(cells) > limits.max_columns:
+        raise _too_many_columns(_width(cells), where, limits)
+    longest = max((len(c) for c in cells if isinstance(c, str)), default=0)
+    if longest > limits.max_cell_chars:
+        raise _cell_too_large(longest, f"in {where.lower()}", limits)
 
 
 # --- header -------------------------------------------------------------------------
@@ -58,12 +97,26 @@ def _shown(headers: Iterable[object]) -> str:
     texts = [str(h).strip() for h in headers if h is not None and str(h).strip()]
     if not texts:
         return "none"
-    shown = ", ".join(f"'{t}'" for t in texts[:_SHOWN_HEADERS])
+    shown = ", ".join(f"'{visible(t, 60)}'" for t in texts[:_SHOWN_HEADERS])
     return shown + (f" and {len(texts) - _SHOWN_HEADERS} more" if len(texts) > _SHOWN_HEADERS else "")
 
 
-def resolve_header(headers: list[object], schema: Schema, where: str = "The header") -> HeaderMap:
-    """Map a header row; raise no_header (no required column) or missing_required_column."""
+def resolve_header(headers: list[object], schema: Schema, where: str = "The header",
+                   limits: Limits | None = None) -> HeaderMap:
+    """Map a header row; raise too_many_columns, control_character, no_header (no required
+    column) or missing_required_column."""
+    limits = limits or Limits.from_env()
+    if _width(headers) > limits.max_columns:
+        raise _too_many_columns(_width(headers), where, limits)
+    for position, header in enumerate(headers, start=1):
+        if isinstance(header, str) and CONTROL.search(header):
+            raise FileRejected(
+                "control_character",
+                f"{where} holds a control character ({control_name(header)}) in its column {position}; "
+                "a header must be text.",
+            )
+        if isinstance(header, str) and len(header) > limits.max_cell_chars:
+            raise _cell_too_large(len(header), f"of {where.lower()}", limits)
     header_map = map_headers(headers, schema)
     missing = missing_required(header_map, schema)
     if len(missing) == len(schema.required):
@@ -90,25 +143,33 @@ def _blank(cells: list[Cell]) -> bool:
 
 # --- CSV ----------------------------------------------------------------------------
 
-def _detect_encoding(path: Path) -> tuple[str, str]:
-    """(encoding, errors) for the whole file: UTF-8 (BOM stripped) if it all decodes, else cp1252.
+def _detect_encoding(path: Path) -> tuple[str, str, int]:
+    """(encoding, errors, stray bytes) for the whole file: UTF-8 (BOM stripped) if it all
+    decodes; cp1252 if no byte of it reads as UTF-8 text beyond ASCII (a Windows export);
+    UTF-8 with its stray bytes read as cp1252 when both are there (`stray bytes` > 0).
 
     Reads the file once in chunks, so memory does not grow with its size.
     """
     with path.open("rb") as handle:
         first = handle.read(_CHUNK)
         if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return "utf-16", "strict"
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        chunk = first
-        try:
-            while chunk:
-                decoder.decode(chunk)
-                chunk = handle.read(_CHUNK)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252", "lapor_latin1"
-    return "utf-8-sig", "strict"
+            return "utf-16", "strict", 0
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        chunk, stray, utf8_text = first, 0, False
+        while True:
+            text = decoder.decode(chunk, final=not chunk)
+            if not text.isascii():
+                replaced = text.count("\ufffd")
+                stray += replaced
+                utf8_text = utf8_text or len(text.encode("utf-8")) - len(text) > 2 * replaced
+            if not chunk:
+                break
+            chunk = handle.read(_CHUNK)
+    if not stray:
+        return "utf-8-sig", "strict", 0
+    if not utf8_text:
+        return "cp1252", "lapor_latin1", 0
+    return "utf-8-sig", "lapor_cp1252", stray
 
 
 def _sniff_delimiter(line: str, schema: Schema) -> str:
@@ -126,9 +187,9 @@ def _sniff_delimiter(line: str, schema: Schema) -> str:
 _END = "\x00lapor:end-of-file\x00"
 
 
-def _csv_table(path: Path, schema: Schema) -> Iterator[TableItem]:
+def _csv_table(path: Path, schema: Schema, limits: Limits) -> Iterator[TableItem]:
     try:
-        encoding, errors = _detect_encoding(path)
+        encoding, errors, stray = _detect_encoding(path)
         handle = path.open(encoding=encoding, errors=errors, newline="")
     except (OSError, UnicodeError) as exc:
         raise FileRejected("unreadable_file", f"The file cannot be read: {exc}.") from None
@@ -145,17 +206,25 @@ def _csv_table(path: Path, schema: Schema) -> Iterator[TableItem]:
                 skipped += 1
             if first is None:
                 raise FileRejected("no_header", "The file is empty: it has no header row.")
+            csv.field_size_limit(limits.max_cell_chars)
             reader = csv.reader(
                 itertools.chain([first], lines, [_END]), delimiter=_sniff_delimiter(first, schema)
             )
             header = next(reader)
             if header and header[-1].endswith(_END):
                 raise FileRejected("unreadable_file", "A quoted field in the header line is never closed.")
-            yield resolve_header(list(header), schema, "The header line")
+            yield resolve_header(list(header), schema, "The header line", limits)
+            if stray:
+                yield Note("mixed_encoding",
+                           f"The file is UTF-8, but in {stray:,} place(s) its bytes are not; those bytes were read "
+                           "as Windows-1252 (cp1252) characters. Check the rows with unusual letters.")
             previous = reader.line_num
+            max_columns = limits.max_columns
             for cells in reader:
                 start = skipped + previous + 1
                 previous = reader.line_num
+                if len(cells) > max_columns:
+                    raise _too_many_columns(len(cells), f"The record starting on line {start}", limits)
                 if cells and cells[-1].endswith(_END):
                     if len(cells) == 1 and cells[0] == _END:
                         break
@@ -166,7 +235,17 @@ def _csv_table(path: Path, schema: Schema) -> Iterator[TableItem]:
                     )
                 if cells and not _blank(cells):
                     yield start, cells
-        except (csv.Error, UnicodeError) as exc:
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise FileRejected(
+                    "cell_too_large",
+                    f"A cell near line {skipped + previous + 1} holds more than {limits.max_cell_chars:,} "
+                    f"characters, the limit (LAPOR_MAX_CELL_CHARS).",
+                ) from None
+            raise FileRejected(
+                "unreadable_file", f"The file is not readable CSV near line {skipped + previous + 1}: {exc}."
+            ) from None
+        except UnicodeError as exc:
             raise FileRejected(
                 "unreadable_file", f"The file is not readable CSV near line {skipped + previous + 1}: {exc}."
             ) from None
@@ -238,9 +317,59 @@ def _open_xlsx(path: Path) -> tuple[Iterator[list[Any]], list[list[Any]]]:
     raise FileRejected("unreadable_file", f"The file is not a readable XLSX workbook ({reason}).")
 
 
-def _xlsx_table(path: Path, schema: Schema) -> Iterator[TableItem]:
+def check_xlsx_size(path: Path, limits: Limits) -> None:
+    """Unpack the workbook once, counting, before a spreadsheet library holds it in memory:
+    more than LAPOR_MAX_UNCOMPRESSED_MB unpacked, or an XML text longer than any cell may be
+    (a zip bomb: a few hundred KB that unpack to one 200 MB cell), rejects the file. The
+    sizes a zip declares are not trusted: the bytes are counted as they come. A file that is
+    not a zip at all is left to the spreadsheet libraries to refuse."""
+    import zipfile
+
+    budget = limits.max_uncompressed_bytes
+    # A cell of N characters is at least N bytes of XML text without a '<'; a run of 4 bytes
+    # per allowed character is certainly too long (shorter ones are checked cell by cell).
+    longest_text = 4 * limits.max_cell_chars
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    with archive:
+        total = 0
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            run = 0
+            try:
+                with archive.open(info) as member:
+                    while chunk := member.read(_CHUNK):
+                        total += len(chunk)
+                        if total > budget:
+                            raise FileRejected(
+                                "uncompressed_too_large",
+                                f"The workbook unpacks to more than {limits.max_uncompressed_mb:,} MB, the limit "
+                                "(LAPOR_MAX_UNCOMPRESSED_MB).")
+                        pieces = chunk.split(b"<")  # the text between two tags is one piece
+                        if len(pieces) == 1:
+                            run += len(chunk)
+                            longest = run
+                        else:
+                            longest = max(run + len(pieces[0]), max(map(len, pieces[1:]), default=0))
+                            run = len(pieces[-1])
+                        if longest > longest_text:
+                            raise FileRejected(
+                                "cell_too_large",
+                                f"A text in the workbook is longer than {limits.max_cell_chars:,} characters, the "
+                                "limit for a cell (LAPOR_MAX_CELL_CHARS).")
+            except FileRejected:
+                raise
+            except Exception:  # noqa: BLE001 - a broken member: the libraries say what is wrong
+                return
+
+
+def _xlsx_table(path: Path, schema: Schema, limits: Limits) -> Iterator[TableItem]:
     if not path.exists():
         raise FileRejected("unreadable_file", f"The file cannot be read: {path} does not exist.")
+    check_xlsx_size(path, limits)
     rows, head = _open_xlsx(path)
     try:
         texts = [[_xlsx_cell(v) for v in row] for row in head]
@@ -264,11 +393,12 @@ def _xlsx_table(path: Path, schema: Schema) -> Iterator[TableItem]:
                 )
             header_at = scores.index(best)
         where = f"Row {header_at + 1} of the first sheet"
-        header_map = resolve_header(texts[header_at], schema, where)
+        header_map = resolve_header(texts[header_at], schema, where, limits)
         yield header_map
         line = header_at + 1
         for row in itertools.chain(texts[header_at + 1:], ([_xlsx_cell(v) for v in r] for r in rows)):
             line += 1
+            _check_cells(row, f"Row {line} of the first sheet", limits)
             if not _blank(row):
                 yield line, row
     except FileRejected:
@@ -293,7 +423,7 @@ def _json_cell(value: Any) -> Cell:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _json_table(path: Path, schema: Schema) -> Iterator[TableItem]:
+def _json_table(path: Path, schema: Schema, limits: Limits) -> Iterator[TableItem]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -326,8 +456,9 @@ def _json_table(path: Path, schema: Schema) -> Iterator[TableItem]:
     if not data:
         return  # an empty export: nothing to read, nothing wrong
     headers = list(keys)
-    yield resolve_header(list(headers), schema, "The JSON objects' keys")
+    yield resolve_header(list(headers), schema, "The JSON objects' keys", limits)
     for position, item in enumerate(data, start=1):
         cells = [_json_cell(item[k]) if k in item else None for k in headers]
+        _check_cells(cells, f"Item {position} of the JSON array", limits)
         if not _blank(cells):
             yield position, cells

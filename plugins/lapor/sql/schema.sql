@@ -274,6 +274,39 @@ create or replace trigger followup_rows_retracted
     referencing old table as gone
     for each statement execute function raw.record_retracted();
 
+-- Hostile input and failures (README "What happens to bad input") ---------------------------
+-- A file that was never read (a symlink, not a regular file, over LAPOR_MAX_FILE_MB, or one
+-- whose landing failed) is rejected without a checksum: nothing of it was kept.
+alter table quality.rejected_files alter column sha256 drop not null;
+alter table raw.complaint_batches alter column sha256 drop not null;
+
+-- Each agency's ingestion of a run date: `prepare` sets every registered agency `pending`,
+-- the agency's task `running` then `done` (or `failed`, with the error). The check
+-- `ingest_failed` flags every agency whose ingestion of the date did not end `done`.
+create table if not exists quality.ingest_runs (
+    run_date     date not null,
+    agency_code  text not null,
+    status       text not null check (status in ('pending', 'running', 'done', 'failed')),
+    started_at   timestamptz,
+    finished_at  timestamptz,
+    error        text,
+    primary key (run_date, agency_code)
+);
+
+-- What was read with a doubt (a UTF-8 file with stray cp1252 bytes) or not read at all and
+-- should be looked at (a misnamed file, a folder that is no agency's): one row per run.
+create table if not exists quality.input_warnings (
+    run_date     date not null,
+    agency_code  text,
+    file         text not null,          -- relative to the drop folder, control characters escaped
+    kind         text,                   -- complaints | followup, for a file the loader read
+    file_day     date,
+    reason_code  text not null,
+    reason       text not null,
+    noted_at     timestamptz not null default now()
+);
+create index if not exists input_warnings_run_idx on quality.input_warnings (run_date);
+
 -- Alert e-mails that could not be sent (a recipient refused, a bad address, the server down):
 -- one row per failed attempt. The alert task sends every other message, then fails naming these
 -- recipients; a retry sends only what is not in quality.alerts_sent. The failures of a night whose
@@ -291,3 +324,18 @@ create table if not exists quality.alerts_failed (
     failed_at        timestamptz not null default now()
 );
 create index if not exists alerts_failed_run_idx on quality.alerts_failed (run_date);
+
+-- How far the last night of each run date got (lapor.run_status): `prepare` starts an attempt,
+-- `transform` marks the dbt build started and then built, or records why it failed. When D's
+-- attempt was not prepared, or its build started and did not finish, D's marts are incomplete:
+-- check, alert and report then send the coordinator one "run incomplete" notice (key: D and
+-- started_at), agencies nothing, and the report carries a banner.
+create table if not exists quality.run_status (
+    run_date          date primary key,
+    started_at        timestamptz not null,   -- the attempt began (prepare): its identity
+    prepared_at       timestamptz,            -- prepare finished
+    build_started_at  timestamptz,            -- transform began the dbt build
+    built_at          timestamptz,            -- the dbt build finished without an error
+    failed_step       text,                   -- prepare | transform, when it could record why
+    error             text
+);
