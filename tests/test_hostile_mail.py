@@ -248,3 +248,192 @@ def test_a_refused_recipient_and_a_broken_address_cost_their_own_messages_only(s
             """select count(*) from quality.alerts_failed f where not exists
                (select 1 from quality.alerts_sent s where s.run_date = f.run_date
                 and s.agency_code is not distinct from f.agency_code)""").fetchone()[0] == 0
+
+
+# --- property: random outside text never becomes markup (e-mails and report) --------------------
+
+SEED = 20210527
+CASES = 80
+PIECES = [
+    "<img src=x onerror=alert(1)>", "<script>alert('x')</script>", "</td></tr></table></body>", '"', "'",
+    '" onmouseover="alert(1)', "' autofocus onfocus='alert(1)", "&", "&amp;", "&lt;b&gt;", "&#60;i&#62;", "<!--",
+    "-->", "<![CDATA[", "]]>", "\r\n", "\r", "\n", "\t", "\x0b", "\x1b[31m", "\x7f", "\x85", "\u2028", "\u202e",
+    "\u200f", "\u202a", "👍🏽", "🇮🇩", "👨‍👩‍👧", "{{ 7 * 7 }}", "{% if true %}", "{#", "${7*7}", "%s%n",
+    "javascript:alert(1)", "<svg onload=alert(1)>", "<a href='//evil.example'>x</a>", "<style>*{display:none}</style>",
+    "</title>", "</textarea>", "</svg>", "<b", ">", "<", "\\", "Kabupaten Blitar", "é", "ß", "ي", "עברית", "中文",
+    " ", "  ", "=", "`", "\ufeff", "\u00a0"]
+RANGES = [(0x01, 0x7f), (0x80, 0xff), (0x590, 0x6ff), (0x2000, 0x206f), (0x4e00, 0x4e40), (0x1f300, 0x1f64f),
+          (0xfe00, 0xfe0f), (0xe000, 0xe010)]
+
+
+def random_text(rng) -> str:
+    parts = []
+    for _ in range(rng.randint(1, 7)):
+        if rng.random() < 0.7:
+            parts.append(rng.choice(PIECES))
+        else:
+            low, high = rng.choice(RANGES)
+            parts.append("".join(chr(rng.randint(low, high)) for _ in range(rng.randint(1, 4))))
+    text = "".join(parts)
+    return text if text.strip() else text + "x"   # never blank: shown where a blank would be left out
+
+
+class Structure(Parsed):
+    """Parsed, plus the order of the start and end tags (the document's skeleton)."""
+
+    def __init__(self, html: str):
+        self.starts: list[str] = []
+        self.ends: list[str] = []
+        super().__init__(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.starts.append(tag)
+        super().handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag):
+        self.ends.append(tag)
+
+
+FIELDS = ("agency_name", "other_name", "sk_number", "file", "reason", "tracking_id", "title", "source_error",
+          "details", "error_details", "suite", "expectation", "target")
+
+
+@pytest.fixture(scope="module")
+def small_night(scratch_module):
+    """Two agencies through prepare, ingest and transform (real marts for the report)."""
+    from lapor import pipeline
+
+    settings, url, exports = scratch_module
+    registry = exports.parent / "registry.csv"
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    registry.write_text(
+        "agency_code,agency_name,agency_type,sk_number,sk_date,admin_email,source,source_url\n"
+        "35.05,Kabupaten Blitar,kabupaten,188/1/2020,2020-02-01,admin@blitarkab.example,folder,\n"
+        "35.16,Kabupaten Mojokerto,kabupaten,188/2/2020,2020-02-01,admin@mojokertokab.example,folder,\n")
+    settings = dataclasses.replace(settings, registry_path=registry)
+    header = "ID Laporan,Status,Tanggal Laporan,Tanggal Disposisi,Tanggal Tindak Lanjut,Tanggal Selesai,Judul,Klasifikasi\n"
+    exports_by_code = {
+        "35.05": header + "3000001,Selesai,10/03/2021 08:00,11/03/2021,12/03/2021,20/03/2021,Lampu mati,Pengaduan\n"
+                          "3000002,Belum Ditindaklanjuti,07/05/2021 09:00,10/05/2021,,,Jalan rusak,Pengaduan\n",
+        "35.16": header + "3000011,Selesai,15/03/2021,16/03/2021,17/03/2021,25/03/2021,Sampah,Aspirasi\n",
+    }
+    for code, body in exports_by_code.items():
+        path = exports / code / "complaints" / f"{D.isoformat()}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    pipeline.prepare(D, settings)
+    for code in exports_by_code:
+        pipeline.ingest_agency(D, code, exports, settings=settings)
+    assert pipeline.transform(D, settings)["success"]
+    return settings, url
+
+
+def put_values(conn: psycopg.Connection, values: dict[str, str]) -> None:
+    """The night's outside values replaced by `values`: both agencies' names (registry and mart),
+    the SK number, and every finding of 35.05 with the fields an agency's file or a reason fills."""
+    conn.execute("update ref.agencies set agency_name = %s, sk_number = %s, sk_date = '2021-06-01' "
+                 "where agency_code = '35.05'", (values["agency_name"], values["sk_number"]))
+    conn.execute("update ref.agencies set agency_name = %s where agency_code = '35.16'", (values["other_name"],))
+    conn.execute("update marts.dim_agency set agency_name = %s, sk_number = %s where agency_code = '35.05'",
+                 (values["agency_name"], values["sk_number"]))
+    conn.execute("update marts.dim_agency set agency_name = %s where agency_code = '35.16'", (values["other_name"],))
+    for table in ("quality.check_results", "quality.suite_results"):
+        conn.execute(f"delete from {table}")
+    v = values
+    facts = {
+        "export_unreadable": {"file": v["file"], "reason_code": "missing_columns", "reason": v["reason"]},
+        "export_missing": {"export_day": D.isoformat(), "source_error": v["source_error"]},
+        "followup_report_missing": {"months": [{"period": "2021-04-01", "label": "April 2021",
+                                                "due_date": "2021-05-07"}]},
+        "followup_report_late": {"months": [{"period": "2021-03-01", "label": "Maret 2021",
+                                             "due_date": "2021-04-07", "submitted_on": D.isoformat(),
+                                             "working_days_late": 3}]},
+        "followup_overdue": {"count": 2, "limit": 5, "oldest": {"tracking_id": v["tracking_id"], "working_days": 9},
+                             "cases": [{"tracking_id": v["tracking_id"], "dispositioned_on": "2021-05-10",
+                                        "working_days": 9, "working_days_late": 4, "title": v["title"]},
+                                       {"tracking_id": "3000002", "dispositioned_on": "2021-05-11",
+                                        "working_days": 8, "working_days_late": 3, "title": v["title"]}]},
+        "sk_missing": {"sk_number": v["sk_number"], "sk_date": "2021-06-01"},
+        "some_future_check": {},                # a check the templates do not know: its details are shown
+    }
+    severity = {"export_unreadable": "high", "export_missing": "high", "followup_report_missing": "high",
+                "followup_report_late": "medium", "followup_overdue": "medium", "sk_missing": "low",
+                "some_future_check": "low"}
+    rows = [(D, check, "35.05", False, severity[check], f"{v['details']} ({check})", Jsonb(f))
+            for check, f in facts.items()]
+    rows += [(D, "export_missing", "35.16", False, "high", v["details"], Jsonb(facts["export_missing"])),
+             (D, "some_check", "35.05", False, "error", v["error_details"], Jsonb({})),
+             (D - timedelta(days=1), "resolved_check", "35.16", False, "medium", v["details"], Jsonb({})),
+             (D, "resolved_check", "35.16", True, "medium", "", Jsonb({}))]
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into quality.check_results (run_date, check_name, agency_code, passed, severity, details, facts)
+               values (%s, %s, %s, %s, %s, %s, %s)""", rows)
+    conn.execute("""insert into quality.suite_results (run_date, suite, expectation, target, success, result)
+                    values (%s, %s, %s, %s, false, '{}')""", (D, v["suite"], v["expectation"], v["target"]))
+
+
+def render_all(conn: psycopg.Connection, settings, values: dict[str, str]) -> dict[str, str]:
+    """Every HTML part a user opens: the digest and the agency messages as composed and as they
+    travel (MIME, parsed back), and every page `write_report` writes."""
+    from lapor.alerts import compose_messages
+    from lapor.alerts.send import to_email
+    from lapor.report import key_chart_png_or_svg, write_report
+
+    put_values(conn, values)
+    conn.execute("delete from quality.alert_findings")
+    messages = compose_messages(conn, settings, D, report_url="file:///srv/laporan-2021-05-27.html",
+                                key_chart=key_chart_png_or_svg(conn, settings, D))
+    parts = {}
+    for message in messages:
+        name = message.agency_code or "digest"
+        parts[f"mail:{name}"] = message.html
+        sent = message_from_bytes(bytes(to_email(message, settings.mail_from)), policy=policy.default)
+        parts[f"wire:{name}"] = html_part(sent)
+        subject = sent["Subject"]
+        assert "\n" not in subject and "\r" not in subject
+    overview = write_report(conn, settings, D)
+    for page in [overview, *sorted((overview.parent / D.isoformat()).glob("agency-*.html"))]:
+        parts[f"report:{page.name}"] = page.read_bytes().decode("utf-8")   # as written: no newline translation
+    return parts
+
+
+def test_random_outside_text_never_becomes_an_element_or_attribute(small_night, tmp_path):
+    """Property: with random text (markup, quotes, CR/LF, RTL marks, emoji, C0/C1 controls but
+    NUL) in every field that comes from outside, every HTML part of the e-mails and every page
+    of the report parses to exactly the skeleton it has with harmless text, and shows the text."""
+    import random
+
+    settings, url = small_night
+    settings = dataclasses.replace(settings, home=tmp_path / "home")
+    harmless = {f: f"aman {f}" for f in FIELDS}
+    with psycopg.connect(url) as conn:
+        baseline = {name: Structure(html) for name, html in render_all(conn, settings, harmless).items()}
+        conn.rollback()
+        assert {"mail:digest", "mail:35.05", "mail:35.16", "wire:digest", "report:laporan-2021-05-27.html",
+                "report:agency-35_05.html", "report:agency-35_16.html"} <= set(baseline)
+        assert all("aman agency_name" in baseline[p].text for p in baseline if "35_16" not in p and "35.16" not in p)
+        rng = random.Random(SEED)
+        for case in range(CASES):
+            values = {f: random_text(rng) for f in FIELDS}
+            parts = render_all(conn, settings, values)
+            conn.rollback()
+            assert set(parts) == set(baseline)
+            for name, html in parts.items():
+                parsed, expected = Structure(html), baseline[name]
+                context = f"case {case} (seed {SEED}), {name}, values {values!r}"
+                assert parsed.tags <= expected.tags, f"{context}: new elements {parsed.tags - expected.tags}"
+                assert parsed.attrs <= expected.attrs, f"{context}: new attributes {parsed.attrs - expected.attrs}"
+                assert parsed.starts == expected.starts and parsed.ends == expected.ends, f"{context}: skeleton changed"
+            # and the text is shown as it is, where it belongs
+            for part, fields in {
+                "mail:digest": ("agency_name", "other_name", "sk_number", "file", "reason", "tracking_id",
+                                "details", "error_details", "suite", "expectation", "target"),
+                "mail:35.05": ("agency_name", "sk_number", "file", "reason", "tracking_id", "title", "details"),
+                "mail:35.16": ("other_name",),
+                "report:agency-35_05.html": ("agency_name", "other_name", "file", "reason", "tracking_id"),
+                "report:laporan-2021-05-27.html": ("agency_name", "other_name", "tracking_id"),
+            }.items():
+                text = Structure(parts[part]).text
+                for field in fields:
+                    assert values[field] in text, f"case {case}: {field} {values[field]!r} not shown in {part}"

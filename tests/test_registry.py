@@ -90,8 +90,8 @@ def test_a_registry_that_is_not_utf8_is_refused_not_a_traceback(tmp_path):
         load_registry(path)
 
 
-def test_a_bad_registry_stops_the_night_before_anything_is_written(scratch, tmp_path):
-    """prepare() reads the registry first: ref.agencies keeps what it had."""
+def test_a_bad_registry_stops_the_night_before_the_registry_or_the_run_is_written(scratch, tmp_path):
+    """prepare() fails on the registry: ref.agencies keeps what it had and the run is not recorded."""
     import dataclasses
 
     import psycopg
