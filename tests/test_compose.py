@@ -248,13 +248,12 @@ def bare_postgres(monkeypatch):
     from lapor import warehouse
     from lapor.settings import Settings
 
-    monkeypatch.setattr(warehouse, "OWNER", "postgres")
-    monkeypatch.setattr(warehouse, "DATABASE", "postgres")
+    monkeypatch.setattr(warehouse, "ADMIN", "postgres")
     root = Path(tempfile.mkdtemp(prefix="lapor-initdb-test-"))
     root.chmod(0o755)  # as root, the server runs as user `pgserver`: it must reach its folder
     server = warehouse.EmbeddedServer(root / "home")
     try:
-        creds = server.ensure_running()
+        creds = server.ensure_running(provision=False)  # initdb's superuser only, no roles of ours
         yield server, creds, dataclasses.replace(Settings.from_env(), home=root / "home")
     finally:
         server.stop()
@@ -268,7 +267,7 @@ def test_postgres_init_creates_the_databases_and_roles(bare_postgres, monkeypatc
     passwords = {"AIRFLOW_DB_PASSWORD": "af-pw", "LAPOR_DB_PASSWORD": "lapor-pw",
                  "LAPOR_BI_PASSWORD": "bi-pw-1", "METABASE_DB_PASSWORD": "mb-pw"}
     env = {**os.environ, **passwords, "PGHOST": "127.0.0.1", "PGPORT": str(creds.port),
-           "PGPASSWORD": creds.password, "POSTGRES_USER": "postgres", "POSTGRES_DB": "postgres",
+           "PGPASSWORD": creds.admin_password, "POSTGRES_USER": "postgres", "POSTGRES_DB": "postgres",
            "INIT_SQL": str(ROOT / "docker" / "postgres" / "init.sql"),
            "PATH": os.pathsep.join([str(server._bin), os.environ.get("PATH", "")])}
     for _ in range(2):  # the second run changes nothing and does not fail
@@ -289,10 +288,18 @@ def test_postgres_init_creates_the_databases_and_roles(bare_postgres, monkeypatc
         conn.execute("create table marts.probe (n int)")
         conn.execute("insert into marts.probe values (1)")
         conn.commit()
+    with psycopg.connect(lapor_url, autocommit=True) as conn:
+        conn.execute("set statement_timeout = '60s'")
+        timeout = conn.execute("show statement_timeout").fetchone()[0]
+        conn.execute("create temp table probe (n int)")  # the loader stages each export in one
     with psycopg.connect(url("bi_reader", "bi-pw-2", "lapor")) as conn:
         assert conn.execute("select n from marts.probe").fetchone() == (1,)
+        assert conn.execute("show statement_timeout").fetchone()[0] == timeout  # LAPOR_BI_STATEMENT_TIMEOUT
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select 1 from quality.check_results limit 1")
+    with psycopg.connect(url("bi_reader", "bi-pw-2", "lapor")) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="temporary"):
+            conn.execute("create temp table probe (n int)")
     for user, password, db in (("bi_reader", "bi-pw-2", "airflow"), ("airflow", "af-pw", "lapor"),
                                ("metabase", "mb-pw", "lapor")):
         with pytest.raises(psycopg.OperationalError, match="permission denied"):

@@ -35,3 +35,7 @@ revoke connect on database lapor from public;
 grant connect on database airflow to airflow;
 grant connect on database metabase to metabase;
 grant connect on database lapor to lapor, bi_reader;
+-- Temporary tables: the pipeline only (its loader stages each export in one), never bi_reader.
+-- The pipeline sets bi_reader's statement_timeout itself (LAPOR_BI_STATEMENT_TIMEOUT).
+revoke temporary on database lapor from public;
+grant temporary on database lapor to lapor;

@@ -26,10 +26,16 @@ def _folder(text: str) -> Path:
 
 
 def _quiet_airflow_logs(settings: Settings) -> Path:
-    """Task logs go to LAPOR_HOME/logs/lapor.log; the terminal keeps the summary readable."""
+    """Task logs go to LAPOR_HOME/logs/lapor.log (mode 0600, passwords masked: `SecretsFilter`);
+    the terminal keeps the summary readable."""
+    from lapor.warehouse import SecretsFilter
+
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / "lapor.log"
+    os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    log_file.chmod(0o600)
     handler = logging.FileHandler(log_file)
+    handler.addFilter(SecretsFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

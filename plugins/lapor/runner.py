@@ -54,6 +54,9 @@ def configure_airflow(settings: Settings) -> None:
     if "airflow" in sys.modules and os.environ.get("AIRFLOW_HOME") != str(settings.airflow_home):
         log.debug("airflow was imported before configure_airflow(); its configuration is already read")
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    # Airflow's metadata (connections, variables, rendered task fields) and airflow.cfg (its
+    # fernet key and JWT secret) are for this user only.
+    settings.airflow_home.chmod(0o700)
     for key, value in airflow_env(settings).items():
         os.environ.setdefault(key, value)
 
@@ -73,30 +76,57 @@ def ensure_metadata_db(settings: Settings) -> None:
         result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
         if result.returncode != 0:
             raise RunError(f"{' '.join(command[1:3])} failed:\n{result.stderr[-3000:]}")
+    for path in marker.parent.glob("airflow.db*"):
+        path.chmod(0o600)
     marker.write_text("ok\n")
 
 
 @contextlib.contextmanager
 def _output_to(log_file: Path | None) -> Iterator[None]:
-    """Send this process's stdout and stderr (Airflow's task logs) to a file, at the fd level."""
+    """Send this process's stdout and stderr (Airflow's task logs) to a file, at the fd level.
+
+    Through a pipe whose lines pass `lapor.warehouse.mask` on the way: whatever writes to the
+    terminal (Airflow's structlog output, dbt, Great Expectations, a subprocess) never leaves a
+    password in the log. The file is created mode 0600.
+    """
     if log_file is None:
         yield
         return
+    import threading
+
+    from lapor.warehouse import mask
+
     sys.stdout.flush()
     sys.stderr.flush()
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    out = os.fdopen(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+    read_end, write_end = os.pipe()
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                text = line.decode("utf-8", "surrogateescape")
+                with contextlib.suppress(ValueError):  # the file is closed: a late writer, dropped
+                    out.write(mask(text).encode("utf-8", "surrogateescape"))
+                    out.flush()
+
+    reader = threading.Thread(target=pump, name="lapor-log-mask", daemon=True)
+    reader.start()
     saved = os.dup(1), os.dup(2)
-    with open(log_file, "ab") as out:
-        os.dup2(out.fileno(), 1)
-        os.dup2(out.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+    os.dup2(write_end, 1)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        reader.join(timeout=30)  # every writer gone: the pipe ends and the last lines are written
+        out.close()
 
 
 def run_date(settings: Settings, day: date, exports_dir: Path | None = None,

@@ -5,6 +5,7 @@ The README's "Settings" table documents the same names; keep the two together.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -69,6 +70,14 @@ def _month(name: str, default: str) -> date:
         raise SettingError(f"{name}={raw!r}: expected a month as YYYY-MM") from None
 
 
+def _duration(name: str, default: str) -> str:
+    """A PostgreSQL duration such as 60s, 500ms, 5min, 1h (a bare number is milliseconds)."""
+    raw = (os.environ.get(name) or "").strip() or default
+    if not re.fullmatch(r"[0-9]+ ?(ms|s|min|h|d)?", raw):
+        raise SettingError(f"{name}={raw!r}: expected a duration such as 60s, 500ms, 5min or 1h")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -87,6 +96,7 @@ class Settings:
     http_retries: int = 4
     http_backoff: float = 1.0
     reminder_days: int = 3
+    bi_statement_timeout: str = "60s"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -110,6 +120,7 @@ class Settings:
             http_retries=_int("LAPOR_HTTP_RETRIES", 4),
             http_backoff=_float("LAPOR_HTTP_BACKOFF", 1.0),
             reminder_days=_int("LAPOR_REMINDER_DAYS", 3, minimum=1),
+            bi_statement_timeout=_duration("LAPOR_BI_STATEMENT_TIMEOUT", "60s"),
         )
 
     @property

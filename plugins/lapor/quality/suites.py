@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import date
 
 from psycopg.types.json import Jsonb
@@ -16,6 +17,8 @@ from psycopg.types.json import Jsonb
 from lapor.settings import EXPECTATIONS_DIR, Settings
 
 log = logging.getLogger(__name__)
+# The environment variable GX's datasource `warehouse` reads its connection string from.
+GX_URL_VARIABLE = "LAPOR_GX_WAREHOUSE_URL"
 SUITES = ["raw_complaints", "marts_backlog_daily", "marts_agency_scorecard", "marts_resolution_monthly",
           "marts_complaints"]
 
@@ -61,7 +64,7 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    from lapor.warehouse import connect
+    from lapor.warehouse import connect, mask
 
     with connect(url) as conn:
         agencies = conn.execute("select count(*) from ref.agencies").fetchone()[0]
@@ -70,9 +73,11 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
         settings.home.mkdir(parents=True, exist_ok=True)
         context = gx.get_context(mode="file", project_root_dir=str(settings.home))
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        # GX keeps its datasources in LAPOR_HOME/gx/great_expectations.yml: it gets the name of a
+        # config variable, resolved from this process's environment, never the URL itself.
+        os.environ[GX_URL_VARIABLE] = url.replace("postgresql://", "postgresql+psycopg2://", 1)
         source = context.data_sources.add_or_update_postgres(
-            "warehouse", connection_string=url.replace("postgresql://", "postgresql+psycopg2://", 1),
-            kwargs=ENGINE_KWARGS)
+            "warehouse", connection_string="${" + GX_URL_VARIABLE + "}", kwargs=ENGINE_KWARGS)
         definitions = []
         for name in SUITES:
             spec = json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
@@ -93,7 +98,7 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
             suite_name = run.suite_name
             for outcome in run.results:
                 config = outcome.expectation_config
-                error = (outcome.exception_info or {}).get("exception_message") \
+                error = mask((outcome.exception_info or {}).get("exception_message") or "") or None \
                     if (outcome.exception_info or {}).get("raised_exception") else None
                 target = config.kwargs.get("column") or ", ".join(
                     str(config.kwargs.get(k)) for k in ("column_A", "column_B", "column_list") if config.kwargs.get(k))
@@ -102,7 +107,7 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
     except Exception as exc:  # reported, never silently passed
         log.exception("the warehouse suites could not run")
         rows = [(day, name, "suite", "could not run", False,
-                 _jsonb({"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"}))
+                 _jsonb({"error": mask(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")}))
                 for name in SUITES]
     with connect(url) as conn, conn.transaction():
         conn.execute("delete from quality.suite_results where run_date = %s", (day,))
