@@ -168,6 +168,57 @@ def test_env_example_holds_placeholders_not_secrets(env_example):
         "a .env lies in the project but .gitignore does not keep it out of git"
 
 
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$")
+CHECK_SECRETS = ROOT / "docker" / "check-secrets.sh"
+
+
+def _check_secrets(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(CHECK_SECRETS)], env={"PATH": os.environ.get("PATH", ""), **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_stack_refuses_to_start_with_the_placeholders_of_env_example(env_example):
+    """.env copied from .env.example and not edited: the check fails and names every secret to
+    replace, without printing a value; with real values it passes; one left over is named alone."""
+    import secrets as random_secrets
+
+    placeholders = {k: v for k, v in env_example.items() if SECRET_NAME.search(k) and v.startswith(PLACEHOLDER)}
+    assert len(placeholders) >= 10
+    forgotten = _check_secrets(env_example)
+    assert forgotten.returncode == 1, forgotten.stdout + forgotten.stderr
+    named = set(re.findall(r"check-secrets: ([A-Z_]+) is still the placeholder", forgotten.stderr))
+    assert named == set(placeholders), forgotten.stderr
+    assert not any(value in forgotten.stdout + forgotten.stderr for value in placeholders.values())
+
+    real = {k: random_secrets.token_urlsafe(24) for k in placeholders}
+    assert _check_secrets({**env_example, **real}).returncode == 0
+    one_left = _check_secrets({**env_example, **real, "LAPOR_BI_PASSWORD": "Change-Me-bi-reader"})
+    assert one_left.returncode == 1
+    assert re.findall(r"check-secrets: ([A-Z_]+) is", one_left.stderr) == ["LAPOR_BI_PASSWORD"]
+    empty = _check_secrets({**env_example, **real, "REDIS_PASSWORD": ""})
+    assert empty.returncode == 1 and "REDIS_PASSWORD is not set" in empty.stderr
+
+
+def test_every_service_with_a_secret_waits_for_the_secrets_check(compose, env_example):
+    check = services(compose)["check-secrets"]
+    assert "/opt/lapor-tools/check-secrets.sh" in check["entrypoint"]
+    assert "./docker/check-secrets.sh:/opt/lapor-tools/check-secrets.sh:ro" in check["volumes"]
+    placeholders = {k for k, v in env_example.items() if SECRET_NAME.search(k) and v.startswith(PLACEHOLDER)}
+    assert set(check["environment"]) == placeholders
+    assert all(v == f"${{{k}:?set {k} in .env}}" for k, v in check["environment"].items())
+
+    def waits_for_check(name: str, seen: frozenset = frozenset()) -> bool:
+        depends = services(compose)[name].get("depends_on") or {}
+        if "check-secrets" in depends:
+            return depends["check-secrets"]["condition"] == "service_completed_successfully"
+        return any(waits_for_check(d, seen | {name}) for d in depends if d not in seen)
+
+    for name, service in services(compose).items():
+        uses = {m.group(1) for m in VARIABLE.finditer(yaml.safe_dump(service))} & placeholders
+        if name != "check-secrets" and uses:
+            assert waits_for_check(name), f"{name} uses {sorted(uses)} but may start before check-secrets"
+
+
 def airflow_services(compose: dict) -> dict[str, dict]:
     return {name: s for name, s in services(compose).items() if name.startswith("airflow-")}
 
@@ -224,7 +275,7 @@ def test_alerts_reach_mailpit_and_bi_reads_the_warehouse(compose):
 
 
 def test_shell_scripts_parse():
-    for script in ("docker/airflow-init.sh", "docker/postgres/initdb.sh"):
+    for script in ("docker/airflow-init.sh", "docker/postgres/initdb.sh", "docker/check-secrets.sh"):
         result = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True)
         assert result.returncode == 0, f"{script}: {result.stderr}"
 
