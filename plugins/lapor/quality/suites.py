@@ -18,7 +18,7 @@ from lapor.settings import EXPECTATIONS_DIR, Settings
 
 log = logging.getLogger(__name__)
 # The environment variable GX's datasource `warehouse` reads its connection string from.
-GX_URL_VARIABLE = "LAPOR_GX_WAREHOUSE_URL"
+GX_URL_VARIABLE = "GX_LAPOR_WAREHOUSE_URL"  # no LAPOR_ prefix: set by the pipeline, not a setting
 SUITES = ["raw_complaints", "marts_backlog_daily", "marts_agency_scorecard", "marts_resolution_monthly",
           "marts_complaints"]
 
