@@ -251,3 +251,13 @@ def test_a_lapor_home_of_an_older_version_is_migrated(monkeypatch):
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_statement_timeout_postgresql_cannot_read_is_refused_before_anything_starts(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "LAPOR_HOME": str(home), "LAPOR_BI_STATEMENT_TIMEOUT": "a minute"}
+    proc = subprocess.run([sys.executable, "-m", "lapor.cli", "warehouse-url", "--bi"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "LAPOR_BI_STATEMENT_TIMEOUT='a minute'" in proc.stderr and "60s" in proc.stderr
+    assert not (home / "pgdata").exists()
