@@ -84,6 +84,8 @@ def fingerprint(check_name: str, facts: dict) -> str:
         "export_missing": facts.get("export_day"),
         "export_unreadable": [facts.get("file"), facts.get("reason_code")],
         "sk_missing": [facts.get("sk_number"), facts.get("sk_date")],
+        "ingest_failed": [facts.get("run_date"), facts.get("status")],
+        "followup_unreadable": sorted((f.get("file"), f.get("reason_code")) for f in facts.get("files", [])),
     }.get(check_name, facts)
     raw = json.dumps([check_name, identity], sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
@@ -122,6 +124,10 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
     suite_failures = [{"suite": r[0], "expectation": r[1], "target": r[2]} for r in conn.execute(
         """select suite, expectation, target from quality.suite_results
            where run_date = %s and not success order by suite, expectation, target""", (run_date,))]
+    # what in the drop folder was not read, or read with a doubt, on D (quality.input_warnings)
+    input_warnings = [{"agency_code": r[0], "file": r[1], "reason_code": r[2], "reason": r[3]} for r in conn.execute(
+        """select agency_code, file, reason_code, reason from quality.input_warnings
+           where run_date = %s order by agency_code nulls first, file, reason_code""", (run_date,))]
     errors: dict[str, dict] = {}
     agencies: dict[str, dict] = {}
     for check, code, name, email, severity, details, facts, was_flagged in rows:
@@ -140,12 +146,13 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
         entry["rank"] = rank
 
     messages: list[Message] = []
-    if ordered or errors or suite_failures:
+    if ordered or errors or suite_failures or input_warnings:
         subject = (f"[LAPOR! Jatim] Pemantauan {tanggal(run_date)}: {len(ordered)} instansi perlu ditindaklanjuti"
                    + (f", {len(errors)} pemeriksaan gagal" if errors else "")
-                   + (f", {len(suite_failures)} uji kualitas data gagal" if suite_failures else ""))
+                   + (f", {len(suite_failures)} uji kualitas data gagal" if suite_failures else "")
+                   + (f", {len(input_warnings)} peringatan berkas" if input_warnings else ""))
         context = {"run_date": run_date, "agencies": ordered, "errors": list(errors.values()),
-                   "suite_failures": suite_failures,
+                   "suite_failures": suite_failures, "input_warnings": input_warnings,
                    "resolved": [{"check_name": c, "agency_code": a, "agency_name": n} for c, a, n in resolved],
                    "report_url": report_url, "subject": subject, "key_chart": key_chart}
         messages.append(Message(
@@ -154,7 +161,8 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
             None, run_date,
             _key(run_date, settings.coordinator_email, "digest",
                  [ordered and [(a["agency_code"], [(f["check_name"], f["details"]) for f in a["findings"]])
-                               for a in ordered], sorted(errors), suite_failures])))
+                               for a in ordered], sorted(errors), suite_failures,
+                  [(w["file"], w["reason_code"]) for w in input_warnings]])))
     for entry in ordered:
         if not entry["admin_email"]:
             continue
