@@ -13,6 +13,36 @@ import psycopg
 
 FIRST_DAY = date(2019, 1, 1)
 LAST_DAY = date(2030, 12, 31)
+TIMEZONE = "Asia/Jakarta"
+
+
+class RunDateError(ValueError):
+    """A run date the pipeline refuses: after today (WIB) or outside the calendar."""
+
+
+def today_wib() -> date:
+    """Today's date in WIB (Asia/Jakarta), whatever the machine's time zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+def check_run_date(day: date, today: date | None = None) -> date:
+    """`day` if a night may run for it, else RunDateError with a message naming the date.
+
+    A night runs for a day that has begun (today in WIB at the latest; its marts are built up
+    to the run date, so a later date would move every mart's horizon into the future) and
+    that the working-day calendar covers (FIRST_DAY to LAST_DAY, see `ref.calendar`).
+    """
+    today = today or today_wib()
+    if day > today:
+        raise RunDateError(f"{day.isoformat()} is after today ({today.isoformat()} in WIB): "
+                           "a night can only be run for a day that has begun")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise RunDateError(f"{day.isoformat()} is outside the working-day calendar "
+                           f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})")
+    return day
 
 
 def calendar_rows(first: date = FIRST_DAY, last: date = LAST_DAY) -> list[tuple]:

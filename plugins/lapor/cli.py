@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,11 +12,37 @@ from pathlib import Path
 from lapor.settings import Settings, SettingError
 
 
+_DATE_SHAPE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
 def _date(text: str) -> date:
+    """YYYY-MM-DD; a well-formed date that does not exist (2021-02-30) is told apart from a typo."""
+    match = _DATE_SHAPE.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2021-05-27")
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        raise argparse.ArgumentTypeError(f"{text}: that day does not exist (there is no month {month:02d})")
     try:
-        return date.fromisoformat(text)
+        return date(year, month, day)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2021-05-27") from None
+        from calendar import month_name, monthrange
+
+        days = monthrange(year, month)[1] if year >= 1 else 31
+        raise argparse.ArgumentTypeError(
+            f"{text}: that day does not exist ({month_name[month]} {year:04d} has {days} days)") from None
+
+
+def _run_date(text: str) -> date:
+    """A date a night may run for: not after today in WIB, inside the working-day calendar.
+    Checked while the arguments are read, so a refused date writes nothing at all."""
+    from lapor.calendar import RunDateError, check_run_date
+
+    day = _date(text)
+    try:
+        return check_run_date(day)
+    except RunDateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _folder(text: str) -> Path:
@@ -142,12 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="sample exports of all 38 agencies, the nightly DAG over the demo period, a summary")
 
     run = sub.add_parser("run", help="one nightly run for a logical date, through the Airflow DAG")
-    run.add_argument("--date", type=_date, required=True, help="the run date (YYYY-MM-DD)")
+    run.add_argument("--date", type=_run_date, required=True, help="the run date (YYYY-MM-DD)")
     run.add_argument("--exports", type=_folder, help="drop folder (default LAPOR_EXPORTS_DIR)")
 
     backfill = sub.add_parser("backfill", help="one run per date, in order, with a progress bar")
-    backfill.add_argument("--start", type=_date, required=True)
-    backfill.add_argument("--end", type=_date, required=True)
+    backfill.add_argument("--start", type=_run_date, required=True, help="first run date (YYYY-MM-DD)")
+    backfill.add_argument("--end", type=_run_date, required=True, help="last run date (YYYY-MM-DD)")
     backfill.add_argument("--exports", type=_folder, help="drop folder (default LAPOR_EXPORTS_DIR)")
 
     url = sub.add_parser("warehouse-url", help="the connection URL of the warehouse in use")
