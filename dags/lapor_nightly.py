@@ -3,15 +3,27 @@
 
 For the run date D (the logical date, in WIB):
 
-1. **prepare** — warehouse tables, calendar and agency registry in place; D recorded.
+1. **prepare** — D checked (not after today in WIB, inside the working-day calendar: else the
+   task fails at once and nothing is written); warehouse tables, calendar and agency registry
+   in place; D recorded, and D's attempt started in `quality.run_status`.
 2. **ingest_agency** (mapped, one per agency) — find the agency's complaints export for D
    and its follow-up reports submitted by D, keep each file unchanged in the landing zone,
    read it, and load it into the raw layer in one transaction. A bad file is recorded in
    `quality.rejected_files`, a bad row in `quality.rejected_rows`; the other agencies go on.
-3. **transform** — `dbt build` of `dbt_project/` (staging → intermediate → marts).
+3. **transform** — `dbt build` of `dbt_project/` (staging → intermediate → marts); records in
+   `quality.run_status` that D's marts are built, or why the build failed.
 4. **check** — the coordinator's checks (Great Expectations) into `quality.check_results`.
 5. **alert** — a digest to the coordinator and a message to each flagged agency.
 6. **report** — the HTML report under `LAPOR_HOME/reports/`.
+
+The steps after ingestion run whatever happened to single agencies, but never on half-built
+marts: when D's prepare or build did not finish, **check** is skipped, **alert** sends the
+coordinator one "run incomplete" notice (what failed, why, and `lapor run --date D`) and no
+agency anything, and **report** writes D's report with a "tidak lengkap" banner. A successful
+re-run of D then sends the normal e-mails, once.
+
+When the run fails, `failure_notice` e-mails the operators (`LAPOR_OPERATORS_EMAIL`) through
+the connection `smtp_alerts`, or without it through `LAPOR_SMTP_URL` or the outbox.
 
 This file only says what runs when: the work lives in the `lapor` package (plugins/lapor),
 imported inside the tasks so that parsing this file stays cheap.
@@ -30,13 +42,18 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
 WIB = "Asia/Jakarta"
 SMTP_CONN_ID = "smtp_alerts"
 
-# When the run itself fails, the coordinator's operators hear which task and why.
-FAILURE_SUBJECT = "[LAPOR! Jatim] Proses malam {{ dag.dag_id }} gagal ({{ ds }})"
+# When the run itself fails, the coordinator's operators hear which task and why. Rendered
+# here with autoescape on (the reason may hold anything), never through Airflow's templating:
+# under `dag.test()` the callback's context holds the scheduler's SerializedDAG, which has no
+# template environment, and a reason is a value, not a template.
+FAILURE_SUBJECT = "[LAPOR! Jatim] Proses malam {{ dag_id }} gagal ({{ run_date }})"
 FAILURE_HTML = (
-    "<p>Proses malam <b>{{ dag.dag_id }}</b> untuk tanggal {{ ds }} gagal.</p>"
-    "<p>Tugas: {{ ti.task_id if ti else '-' }}<br>Alasan: {{ reason if reason is defined else '-' }}</p>"
-    "<p>Lihat log di Airflow, lalu jalankan ulang tanggal itu (lapor run --date …).</p>"
+    "<p>Proses malam <b>{{ dag_id }}</b> untuk tanggal {{ run_date }} gagal.</p>"
+    "<p>Tugas: {{ tasks }}<br>Alasan: {{ reason }}</p>"
+    "<p>Lihat log tugas di Airflow (atau LAPOR_HOME/logs/lapor.log untuk <code>lapor run</code>), "
+    "perbaiki penyebabnya, lalu jalankan ulang tanggal itu: <code>lapor run --date {{ run_date }}</code></p>"
 )
+DEFAULT_MAIL_FROM = "LAPOR! Jatim <noreply@lapor-jatim.example>"
 
 
 def _operators_email() -> str:
@@ -44,14 +61,101 @@ def _operators_email() -> str:
             or "koordinator.lapor@diskominfo.jatim.example")
 
 
-def failure_notice(context) -> None:
-    """The DAG's on_failure_callback: Airflow's SmtpNotifier through the connection
-    `smtp_alerts`, built only when a run has failed (importing the SMTP provider at parse
-    time would cost every parse of this file)."""
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+def _failed_task_names(dag_id: str, run_id: str) -> list[str]:
+    """The failed tasks of a run: asked of the supervisor where the callback has one (the
+    scheduler's DAG processor), else of the metadata database (`dag.test()` runs the callback
+    in its own process, beside the database)."""
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    SmtpNotifier(to=_operators_email(), smtp_conn_id=SMTP_CONN_ID, subject=FAILURE_SUBJECT,
-                 html_content=FAILURE_HTML)(context)
+        states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+        names = [key for key, state in states.items() if str(getattr(state, "value", state)) == "failed"]
+        # a mapped task's key is "<task_id>_<map_index>"
+        return [f"{k.rsplit('_', 1)[0]}[{k.rsplit('_', 1)[1]}]" if k.rsplit("_", 1)[-1].isdigit() else k
+                for k in names]
+    except Exception:
+        pass
+    from sqlalchemy import select
+
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(select(TaskInstance.task_id, TaskInstance.map_index).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.state == "failed")).all()
+    return [f"{task}[{index}]" if index >= 0 else task for task, index in rows]
+
+
+def _failed_tasks(context) -> str:
+    """The run's failed tasks, else the task the callback's context names."""
+    try:
+        failed = sorted(_failed_task_names(context["dag"].dag_id, context["run_id"]))
+        if failed:
+            # the watcher fails whenever another task did: name it only when it is alone
+            return ", ".join([t for t in failed if t != "watcher"] or failed)
+    except Exception:  # neither can be asked here
+        pass
+    return getattr(context.get("ti"), "task_id", None) or "-"
+
+
+def failure_notice_content(context) -> tuple[str, str, str]:
+    """(run date, subject, HTML) of the failure notice for a callback's context."""
+    from jinja2 import Environment
+
+    logical = context.get("logical_date")
+    if logical is not None:
+        run_date = pendulum.instance(logical).in_timezone(WIB).date().isoformat()
+    else:
+        run_date = str(context.get("ds") or "-")
+    dag = context.get("dag")
+    values = {"dag_id": getattr(dag, "dag_id", None) or "lapor_nightly", "run_date": run_date,
+              "tasks": _failed_tasks(context), "reason": context.get("reason") or "-"}
+    subject = Environment(autoescape=False).from_string(FAILURE_SUBJECT).render(values)
+    html = Environment(autoescape=True).from_string(FAILURE_HTML).render(values)
+    return run_date, " ".join(subject.split()), html
+
+
+def failure_notice(context) -> None:
+    """The DAG's on_failure_callback: an e-mail to the operators through the connection
+    `smtp_alerts` (Airflow's SmtpHook); without that connection, through LAPOR_SMTP_URL or
+    into the outbox, as the alert e-mails go. Imports happen here, when a run has failed
+    (importing the SMTP provider at parse time would cost every parse of this file)."""
+    run_date, subject, html = failure_notice_content(context)
+    to = _operators_email()
+    if _smtp_url_from_connection() is None:
+        _failure_notice_without_connection(run_date, to, subject, html)
+        return
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=SMTP_CONN_ID) as hook:
+        hook.send_email_smtp(to=to, subject=subject, html_content=html,
+                             from_email=hook.from_email or os.environ.get("LAPOR_MAIL_FROM") or DEFAULT_MAIL_FROM)
+
+
+def _failure_notice_without_connection(run_date: str, to: str, subject: str, html: str) -> None:
+    """LAPOR_SMTP_URL, else an .eml in the outbox (`outbox/<D>/failure-…`)."""
+    import hashlib
+    import re
+    from datetime import date
+    from html import unescape
+
+    from lapor.alerts import Message
+    from lapor.alerts.send import _outbox_write, _smtp_send, to_email
+    from lapor.settings import Settings
+
+    settings = Settings.from_env()
+    try:
+        day = date.fromisoformat(run_date)
+    except ValueError:
+        day = date.today()
+    text = unescape(re.sub(r"<[^>]+>", "", re.sub(r"<br>|</p>", "\n", html)))
+    key = hashlib.sha256(f"failure|{run_date}|{to}|{pendulum.now('UTC').isoformat()}".encode()).hexdigest()
+    message = Message("failure", to, subject, text, html, None, day, key)
+    email = to_email(message, settings.mail_from)
+    if settings.smtp_url:
+        _smtp_send(settings.smtp_url, email)
+    else:
+        _outbox_write(settings.outbox_dir, message, email)
 
 
 def _smtp_url_from_connection() -> str | None:
@@ -84,6 +188,21 @@ def _exports_dir() -> str | None:
     return get_current_context()["params"].get("exports_dir")
 
 
+def _step(name: str, **kwargs):
+    """The pipeline step `name` for the run date. A date the pipeline refuses (after today in
+    WIB, outside the calendar: prepare has failed on it) or a step with nothing to do (the
+    marts of D are incomplete, so no checks) is a skipped task, not one more red square."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from lapor import pipeline
+    from lapor.calendar import RunDateError
+
+    try:
+        return getattr(pipeline, name)(_run_date(), **kwargs)
+    except (RunDateError, pipeline.StepSkipped) as exc:
+        raise AirflowSkipException(str(exc)) from exc
+
+
 @dag(
     dag_id="lapor_nightly",
     description="Nightly SP4N-LAPOR! load, marts, checks and alerts for the 38 kabupaten/kota of Jawa Timur",
@@ -101,9 +220,18 @@ def _exports_dir() -> str | None:
 def lapor_nightly():
     @task
     def prepare() -> dict:
-        from lapor import pipeline
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return pipeline.prepare(_run_date())
+        from lapor import pipeline
+        from lapor.calendar import RunDateError
+
+        try:
+            prepared = pipeline.prepare(_run_date())
+        except RunDateError as exc:  # no retry can help: the run fails here, before anything is written
+            raise AirflowFailException(f"run date refused: {exc}") from exc
+        # what sits in the drop folder and is no registered agency's: a warning each
+        prepared["warnings"] = pipeline.survey_drop_folder(_run_date(), _exports_dir())
+        return prepared
 
     @task
     def agencies(prepared: dict) -> list[str]:
@@ -119,30 +247,24 @@ def lapor_nightly():
 
     # The steps after ingestion run whatever happened to single agencies ("all_done"):
     # one agency's failure is one red square, and the marts, checks and alerts still
-    # cover the other 37.
+    # cover the other 37. They read `quality.run_status` for whether D's marts are complete:
+    # if transform (or prepare) did not finish, check is skipped, alert sends only the
+    # coordinator's "run incomplete" notice and report marks D's report incomplete.
     @task(trigger_rule="all_done", retries=1)
     def transform() -> dict:
-        from lapor import pipeline
-
-        return pipeline.transform(_run_date())
+        return _step("transform")
 
     @task(trigger_rule="all_done", retries=1)
     def check() -> dict:
-        from lapor import pipeline
-
-        return pipeline.check(_run_date())
+        return _step("check")
 
     @task(trigger_rule="all_done", retries=2)
     def alert() -> dict:
-        from lapor import pipeline
-
-        return pipeline.alert(_run_date(), smtp_url=_smtp_url_from_connection())
+        return _step("alert", smtp_url=_smtp_url_from_connection())
 
     @task(trigger_rule="all_done", retries=1)
     def report() -> str:
-        from lapor import pipeline
-
-        return pipeline.report(_run_date())
+        return _step("report")
 
     @task(trigger_rule="one_failed", retries=0)
     def watcher() -> None:

@@ -51,11 +51,23 @@ def _environment() -> Environment:
     return env
 
 
-def render(data: ReportData, settings: Settings) -> dict[str, str]:
-    """The report's pages: {"overview": html, "<agency_code>": html, ...}."""
+def _incomplete_banner(incomplete) -> dict | None:
+    """What the banner of an incomplete night says (`incomplete`: lapor.run_status.RunStatus)."""
+    if incomplete is None:
+        return None
+    from lapor.alerts.incomplete import STEP_LABELS
+
+    return {"step": incomplete.step, "step_label": STEP_LABELS.get(incomplete.step, incomplete.step),
+            "reason": incomplete.error, "rerun": f"lapor run --date {incomplete.run_date.isoformat()}"}
+
+
+def render(data: ReportData, settings: Settings, incomplete=None) -> dict[str, str]:
+    """The report's pages: {"overview": html, "<agency_code>": html, ...}. With `incomplete`
+    (the RunStatus of a night whose marts were not completely built) every page opens with a
+    banner saying so."""
     env = _environment()
     common = {"data": data, "day": data.day, "p": data.province, "sla_days": settings.followup_sla_working_days,
-              "due_day": settings.followup_due_working_day,
+              "due_day": settings.followup_due_working_day, "incomplete": _incomplete_banner(incomplete),
               "overview_name": f"laporan-{data.day.isoformat()}.html", "pages_dir": data.day.isoformat()}
     pages = {"overview": env.get_template("report.html.j2").render(common)}
     by_code = sorted(data.agencies, key=lambda a: a.code)
@@ -83,9 +95,24 @@ def _latest_reported_day(settings: Settings) -> date | None:
     return max(days, default=None)
 
 
-def write_report(conn: psycopg.Connection, settings: Settings, day: date) -> Path:
-    """Write the day's overview and agency pages; `reports/index.html` follows the latest day."""
-    pages = render(load(conn, day), settings)
+def _render_incomplete_only(settings: Settings, day: date, incomplete) -> dict[str, str]:
+    """The overview of a night whose marts cannot even be read: the banner and nothing else."""
+    return {"overview": _environment().get_template("report_incomplete.html.j2").render(
+        day=day, incomplete=_incomplete_banner(incomplete), sla_days=settings.followup_sla_working_days,
+        due_day=settings.followup_due_working_day)}
+
+
+def write_report(conn: psycopg.Connection, settings: Settings, day: date, incomplete=None) -> Path:
+    """Write the day's overview and agency pages; `reports/index.html` follows the latest day.
+    `incomplete`: D's RunStatus when its marts were not completely built (a banner on every page)."""
+    if incomplete is None:
+        pages = render(load(conn, day), settings)
+    else:
+        try:
+            pages = render(load(conn, day), settings, incomplete)
+        except psycopg.Error:  # the marts are not there at all (the first build failed)
+            conn.rollback()
+            pages = _render_incomplete_only(settings, day, incomplete)
     for code, html in pages.items():
         if code != "overview":
             _write(agency_page_path(settings, day, code), html)
