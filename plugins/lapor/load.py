@@ -159,7 +159,8 @@ def _record_landing(conn: psycopg.Connection, landed: LandedFile, run_date: date
 
 def _already_rejected(conn: psycopg.Connection, landed: LandedFile) -> bool:
     return conn.execute(
-        "select 1 from quality.rejected_files where file = %s and sha256 = %s",
+        # a file the loader failed on (load_failed) is tried again: the cause may be fixed
+        "select 1 from quality.rejected_files where file = %s and sha256 = %s and reason_code <> 'load_failed'",
         (landed.source.relpath, landed.sha256),
     ).fetchone() is not None
 
@@ -235,7 +236,7 @@ def load_complaints(conn: psycopg.Connection, landed: LandedFile, run_date: date
     src = landed.source
     _record_landing(conn, landed, run_date)
     current = conn.execute(
-        "select sha256 from raw.complaint_batches where agency_code = %s and export_day = %s",
+        "select sha256 from raw.complaint_batches where agency_code = %s and export_day = %s and status = 'loaded'",
         (src.agency_code, src.file_day),
     ).fetchone()
     if (current and current[0] == landed.sha256) or _already_rejected(conn, landed):
