@@ -51,11 +51,11 @@ CHUNK = 1 << 16
 
 def _valid_name(kind: str, name: str) -> bool:
     pattern = COMPLAINTS_NAME if kind == "complaints" else FOLLOWUP_NAME if kind == "followup" else None
-    return bool(pattern and pattern.match(name))
+    return bool(pattern and pattern.fullmatch(name))
 
 
 def _followup_day(name: str) -> date | None:
-    match = FOLLOWUP_NAME.match(name)
+    match = FOLLOWUP_NAME.fullmatch(name)
     if not match or not 1 <= int(match[2]) <= 12:
         return None
     try:
@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not path.is_file() or not _valid_name(kind, path.name):
                     continue
                 if kind == "complaints":
-                    if COMPLAINTS_NAME.match(path.name)[1] == until.isoformat():
+                    if COMPLAINTS_NAME.fullmatch(path.name)[1] == until.isoformat():
                         names.append(path.name)
                 else:
                     submitted = _followup_day(path.name)

@@ -34,7 +34,7 @@ from lapor.sources.folder import COMPLAINTS_NAME, FOLLOWUP_NAME, SourceFile
 log = logging.getLogger(__name__)
 
 KINDS = ("complaints", "followup")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"[0-9a-f]{64}")  # matched whole (fullmatch)
 RETRY_STATUSES = {408, 429}          # and every 5xx
 NO_RETRY_STATUSES = {401, 403, 404}  # and every other 4xx
 MAX_RETRY_AFTER = 300.0
@@ -275,11 +275,11 @@ def fetch_agency_files(base_url: str, agency_code: str, run_date: date, cache_di
                 raise client.error(f"the {kind} listing holds an entry without a name: {entry!r:.200}")
             name = entry["name"]
             pattern = COMPLAINTS_NAME if kind == "complaints" else FOLLOWUP_NAME
-            if entry.get("kind", kind) != kind or not pattern.match(name):
+            if entry.get("kind", kind) != kind or not pattern.fullmatch(name):
                 log.warning("%s: the %s listing names %r, not a %s file name; ignored",
                             agency_code, kind, name, kind)
                 continue
-            if not isinstance(entry.get("sha256"), str) or not SHA256.match(entry["sha256"].lower()):
+            if not isinstance(entry.get("sha256"), str) or not SHA256.fullmatch(entry["sha256"].lower()):
                 raise client.error(f"the {kind} listing gives no valid sha256 for {name}")
             good.append({**entry, "sha256": entry["sha256"].lower()})
         return good
@@ -288,7 +288,7 @@ def fetch_agency_files(base_url: str, agency_code: str, run_date: date, cache_di
     # recently modified is the delivery, as in the drop folder.
     complaints = None
     candidates = [e for e in checked("complaints", client.listing("complaints", run_date, per_page))
-                  if COMPLAINTS_NAME.match(e["name"])[1] == run_date.isoformat()]
+                  if COMPLAINTS_NAME.fullmatch(e["name"])[1] == run_date.isoformat()]
     if candidates:
         entry = max(candidates, key=lambda e: (str(e.get("modified") or ""), e["name"]))
         path = _fetch(client, base, "complaints", entry)
@@ -299,7 +299,7 @@ def fetch_agency_files(base_url: str, agency_code: str, run_date: date, cache_di
     seen: set[str] = set()
     for entry in sorted(checked("followup", client.listing("followup", run_date, per_page)),
                         key=lambda e: e["name"]):
-        match = FOLLOWUP_NAME.match(entry["name"])
+        match = FOLLOWUP_NAME.fullmatch(entry["name"])
         year, month = int(match[1]), int(match[2])
         try:
             submitted = date.fromisoformat(match[3])
