@@ -40,9 +40,9 @@ from lapor.sources.folder import COMPLAINTS_NAME, FOLLOWUP_NAME
 log = logging.getLogger(__name__)
 
 KINDS = ("complaints", "followup")
-AGENCY_CODE = re.compile(r"^\d{2}\.\d{2}$")
-LISTING_PATH = re.compile(r"^/v1/agencies/([^/]+)/files/?$")
-FILE_PATH = re.compile(r"^/v1/agencies/([^/]+)/files/([^/]+)/([^/]+)$")
+AGENCY_CODE = re.compile(r"^\d{2}\.\d{2}\Z")
+LISTING_PATH = re.compile(r"^/v1/agencies/([^/]+)/files/?\Z")
+FILE_PATH = re.compile(r"^/v1/agencies/([^/]+)/files/([^/]+)/([^/]+)\Z")
 AGENCY_PREFIX = re.compile(r"^/v1/agencies/([^/]+)(?:/|$)")
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 1000
