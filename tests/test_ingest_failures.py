@@ -1,0 +1,103 @@
+"""One agency's ingestion, step by step (no Airflow): what a failure leaves behind, and what a
+re-run of the date does with it. The whole night is in tests/test_hostile_input.py."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+D = date(2021, 5, 27)
+HEADER = "ID Laporan,Status,Tanggal Laporan,Judul\n"
+REGISTRY = """agency_code,agency_name,agency_type,sk_number,sk_date,admin_email,source,source_url
+35.05,Kabupaten Blitar,kabupaten,188/1/2020,2020-02-01,admin@blitarkab.example,folder,
+"""
+
+
+@pytest.fixture()
+def agency(scratch):
+    settings, url, exports = scratch
+    registry = exports.parent / "registry.csv"
+    registry.write_text(REGISTRY)
+    settings = dataclasses.replace(settings, registry_path=registry, exports_dir=exports)
+    folder = exports / "35.05"
+    (folder / "complaints").mkdir(parents=True)
+    (folder / "followup").mkdir()
+    return settings, url, folder
+
+
+def _rows(url: str, sql: str, *args) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def test_a_file_the_loader_failed_on_is_loaded_by_the_rerun_once_the_cause_is_gone(agency, monkeypatch):
+    from lapor import load, pipeline
+
+    settings, url, folder = agency
+    (folder / f"complaints/{D}.csv").write_text(HEADER + "3001,Proses,2021-05-20,Jalan\n")
+    pipeline.prepare(D, settings)
+    real = load.load_complaints
+    monkeypatch.setattr(load, "load_complaints", lambda *a: (_ for _ in ()).throw(ValueError("bug")))
+    outcome = pipeline.ingest_agency(D, "35.05", settings=settings)
+    assert outcome["complaints_export"] == "rejected"
+    assert _rows(url, "select reason_code, sha256 is not null from quality.rejected_files") == [("load_failed", True)]
+    assert _rows(url, "select status from quality.ingest_runs") == [("done",)]
+    monkeypatch.setattr(load, "load_complaints", real)
+    outcome = pipeline.ingest_agency(D, "35.05", settings=settings)
+    assert outcome["complaints_export"] == "loaded"
+    assert _rows(url, "select count(*) from quality.rejected_files") == [(0,)]
+    assert _rows(url, "select status, rows_loaded from raw.complaint_batches") == [("loaded", 1)]
+
+
+def test_a_link_left_in_the_folder_is_recorded_once_and_never_read(agency, tmp_path):
+    from lapor import pipeline
+
+    settings, url, folder = agency
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("ID Laporan,Tanggal Tindak Lanjut\nSECRET,2021-05-01\n")
+    os.symlink(target, folder / "followup/2021-04_2021-05-10.csv")
+    for day in (D, D + timedelta(days=1)):
+        pipeline.prepare(day, settings)
+        pipeline.ingest_agency(day, "35.05", settings=settings)
+    assert _rows(url, "select run_date, reason_code, sha256 from quality.rejected_files") == [(D, "symlink", None)]
+    assert not list(settings.landing_dir.rglob("*elsewhere*")) and not list(settings.landing_dir.rglob("*2021-04_*"))
+
+
+def test_a_file_over_the_size_limit_is_not_copied(agency, monkeypatch):
+    from lapor import pipeline
+
+    settings, url, folder = agency
+    monkeypatch.setenv("LAPOR_MAX_FILE_MB", "1")
+    (folder / f"complaints/{D}.csv").write_text(HEADER + "3001,Proses,2021-05-20,Jalan\n" * 40_000)
+    pipeline.prepare(D, settings)
+    pipeline.ingest_agency(D, "35.05", settings=settings)
+    [(code, reason, sha)] = _rows(url, "select reason_code, reason, sha256 from quality.rejected_files")
+    assert code == "file_too_large" and "LAPOR_MAX_FILE_MB" in reason and sha is None
+    assert not any(p.is_file() for p in settings.landing_dir.rglob("*"))
+    monkeypatch.setenv("LAPOR_MAX_FILE_MB", "5")  # a new value takes effect on the next run
+    pipeline.ingest_agency(D, "35.05", settings=settings)
+    assert _rows(url, "select status from raw.complaint_batches") == [("loaded",)]
+
+
+def test_a_limit_setting_names_the_variable_when_it_is_wrong(monkeypatch):
+    from lapor.readers.limits import Limits
+    from lapor.settings import SettingError
+
+    monkeypatch.setenv("LAPOR_MAX_COLUMNS", "many")
+    with pytest.raises(SettingError, match="LAPOR_MAX_COLUMNS"):
+        Limits.from_env()
+
+
+def test_reasons_never_quote_more_than_80_characters_of_a_cell(tmp_path):
+    from lapor.readers import read_complaints
+
+    path = tmp_path / "x.csv"
+    path.write_text(HEADER + "3001,\"" + "<b>" * 1000 + "\r\nline\",2021-05-20,J\n")
+    [reject] = list(read_complaints(path, agency_code="35.05", export_day=D))
+    assert reject.reason_code == "unknown_status"
+    quoted = reject.reason.split("'")[1]
+    assert len(quoted) == 80 and quoted.endswith("…") and "\n" not in reject.reason
