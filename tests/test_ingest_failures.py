@@ -101,3 +101,21 @@ def test_reasons_never_quote_more_than_80_characters_of_a_cell(tmp_path):
     assert reject.reason_code == "unknown_status"
     quoted = reject.reason.split("'")[1]
     assert len(quoted) == 80 and quoted.endswith("…") and "\n" not in reject.reason
+
+
+def test_the_run_summary_names_the_drop_folder_warnings(agency, capsys):
+    """`lapor run`/`backfill` end with the night's warnings (a misnamed upload, a folder that
+    is no agency's), as they print them."""
+    from lapor import pipeline
+    from lapor.cli import _print_input_warnings
+
+    settings, url, folder = agency
+    (folder / "complaints" / "27-05-2021.csv").write_text(HEADER)
+    (folder.parent / "99.99").mkdir()
+    pipeline.prepare(D, settings)
+    pipeline.survey_drop_folder(D, settings=settings)
+    pipeline.ingest_agency(D, "35.05", settings=settings)
+    _print_input_warnings(settings, [D])
+    out = capsys.readouterr().out
+    assert "2 warning(s) about the drop folder" in out
+    assert f"{D} 35.05/complaints/27-05-2021.csv: misnamed_file" in out and f"{D} 99.99: unregistered_folder" in out

@@ -110,7 +110,29 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     outcomes = _run_days(settings, days, exports, "lapor_nightly", log_file)
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} run(s) succeeded. Logs: {log_file}")
+    _print_input_warnings(settings, days)
     return 1 if failed else 0
+
+
+def _print_input_warnings(settings: Settings, days: list[date]) -> None:
+    """The run's summary names what in the drop folder was not read or read with a doubt
+    (quality.input_warnings), so a misnamed upload is found the same morning."""
+    from lapor.warehouse import connect, warehouse_url
+
+    try:
+        with connect(warehouse_url(settings)) as conn:
+            rows = conn.execute(
+                "select run_date, file, reason_code from quality.input_warnings where run_date = any(%s) "
+                "order by run_date, file", (days,)).fetchall()
+    except Exception:  # the runs' own outcome is already printed; this is a summary
+        return
+    if not rows:
+        return
+    print(f"{len(rows)} warning(s) about the drop folder (quality.input_warnings, and the digest):")
+    for day, file, code in rows[:20]:
+        print(f"  {day} {file}: {code}")
+    if len(rows) > 20:
+        print(f"  … and {len(rows) - 20} more")
 
 
 def cmd_warehouse_url(args: argparse.Namespace, settings: Settings) -> int:
