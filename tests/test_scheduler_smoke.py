@@ -9,6 +9,14 @@ The run writes to its own warehouse database (`lapor_smoke`) on the session's em
 beside Airflow's `airflow_meta`: alerts are sent once per run date and warehouse, so a run of
 2021-05-27 in the shared `lapor` database would leave tests/test_seed_scenario.py (which runs
 the same date) nothing to send. Every other setting is the session's (LAPOR_HOME, registry, …).
+
+After that night, the next one fails: Kabupaten Sumenep's registry entry now points at an
+export API for which no token is set, so its ingestion fails (after its retries) and the run
+ends failed. The DAG's failure notice must reach the operators through `smtp_alerts` from the
+scheduler's side (the DAG processor runs the callback), as `lapor run` sends it through
+`dag.test()` (tests/test_failure_notice.py). (A date the pipeline refuses cannot be tried here:
+the scheduler itself never starts the tasks of a logical date in the future or before the
+DAG's start date.)
 """
 from __future__ import annotations
 
@@ -24,6 +32,10 @@ from lapor.scheduler import LocalAirflow, metadata_urls, tail
 DAG_ID = "lapor_nightly"
 SEED_DATE = date(2021, 5, 27)
 LOGICAL_DATE = "2021-05-27T02:00:00+07:00"
+FAILING_DATE = date(2021, 5, 28)
+FAILING_LOGICAL_DATE = "2021-05-28T02:00:00+07:00"
+OPERATORS = "operator.lapor@diskominfo.jatim.example"
+NOTICE_TIMEOUT = 120  # seconds for the DAG processor to run the failure callback
 RUN_TIMEOUT = 8 * 60  # seconds; the run takes about two minutes here
 POOL_SLOTS = 4
 DATABASES = {"meta": "airflow_meta", "warehouse": "lapor_smoke"}
@@ -58,6 +70,8 @@ def failure_report(airflow: LocalAirflow, run_id: str, state: str, task_instance
 def test_lapor_nightly_runs_under_a_real_scheduler(databases, settings, sample_exports, smtp_server, tmp_path):
     smtp_url, mailbox = smtp_server
     smtp_host = smtp_url.split("://", 1)[1]
+    registry = tmp_path / "agencies.csv"  # the shipped registry; the second night changes it
+    registry.write_bytes(settings.registry_path.read_bytes())
     session_env = {**os.environ, "LAPOR_WAREHOUSE_URL": databases["warehouse"]}
     airflow = LocalAirflow.configure(
         tmp_path / "airflow", metadata_urls(databases["meta"])[0], base=session_env,
@@ -65,6 +79,8 @@ def test_lapor_nightly_runs_under_a_real_scheduler(databases, settings, sample_e
             # Only the run triggered below: unpausing must not start today's scheduled run.
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "LAPOR_SOURCES_POOL_SLOTS": str(POOL_SLOTS),
+            "LAPOR_OPERATORS_EMAIL": OPERATORS,
+            "LAPOR_REGISTRY": str(registry),
             # The compose's SMTP_ALERTS_CONN_URI points at Mailpit; here at the test SMTP server.
             "SMTP_ALERTS_CONN_URI": f"smtp://{smtp_host}?disable_ssl=true&disable_tls=true"
                                     "&from_email=noreply%40lapor-jatim.example",
@@ -90,6 +106,23 @@ def test_lapor_nightly_runs_under_a_real_scheduler(databases, settings, sample_e
         run = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
         print(f"\nscheduler smoke: components ready in {ready - started:.0f} s, "
               f"run {run_id} succeeded in {time.monotonic() - ready:.0f} s")
+        night_mails = list(mailbox.messages)
+
+        # the next night fails: one agency's export API has no token
+        registry.write_text("".join(
+            line.replace(",folder,", ",http,http://127.0.0.1:9/export") if line.startswith("35.29,") else line
+            for line in registry.read_text().splitlines(keepends=True)))
+        mailbox.clear()
+        failing_id = api.trigger(DAG_ID, FAILING_LOGICAL_DATE, conf={"exports_dir": str(sample_exports)})
+        failing_state = api.wait_for_run(DAG_ID, failing_id, timeout=RUN_TIMEOUT, alive=airflow.check_alive)
+        failing_tis = api.task_instances(DAG_ID, failing_id)
+        assert failing_state == "failed", failure_report(airflow, failing_id, failing_state, failing_tis)
+        deadline = time.monotonic() + NOTICE_TIMEOUT
+        while not any(OPERATORS in rcpts for rcpts, _ in mailbox.messages) and time.monotonic() < deadline:
+            airflow.check_alive()
+            time.sleep(2)
+        notices = [m for rcpts, m in mailbox.messages if OPERATORS in rcpts]
+        assert len(notices) == 1, airflow.diagnostics()
 
     assert run["logical_date"].startswith("2021-05-26T19:00:00")  # 02:00 WIB on the 27th
     assert run["conf"] == {"exports_dir": str(sample_exports)}
@@ -108,6 +141,18 @@ def test_lapor_nightly_runs_under_a_real_scheduler(databases, settings, sample_e
     assert backlog_rows == 38
 
     # the alert task sent the digest through the Airflow connection smtp_alerts
-    digests = [m for rcpts, m in mailbox.messages if settings.coordinator_email in rcpts]
+    digests = [m for rcpts, m in night_mails if settings.coordinator_email in rcpts]
     assert len(digests) == 1
     assert "27 Mei 2021" in digests[0]["Subject"]
+
+    # the failing night: Kabupaten Sumenep's ingestion failed, the others' marts were built
+    failed = sorted((ti["task_id"], ti["map_index"]) for ti in failing_tis if ti["state"] == "failed")
+    assert failed == [("ingest_agency", 28), ("watcher", -1)], failed
+    with psycopg.connect(databases["warehouse"]) as conn:
+        assert conn.execute("select built_at is not null from quality.run_status where run_date = %s",
+                            (FAILING_DATE,)).fetchone()[0]
+    (notice,) = notices
+    assert notice["Subject"] == "[LAPOR! Jatim] Proses malam lapor_nightly gagal (2021-05-28)"
+    assert notice["From"] == "noreply@lapor-jatim.example"  # the connection smtp_alerts' from_email
+    html = notice.get_body(("html",)).get_content()
+    assert "Tugas: ingest_agency[28]" in html and "lapor run --date 2021-05-28" in html
