@@ -1,7 +1,7 @@
 """Every file of the hand-made corpus (`tests/readers/corpus/`) through the whole ingest step.
 
 Each case drops one corpus file into a fresh drop folder under the name the contract gives
-it (CONTRACT.md section 2), runs `ingest_agency` against a fresh database, and checks:
+it (docs/inputs.md), runs `ingest_agency` against a fresh database, and checks:
 the rows loaded, the exact row rejection codes and counts (with their lines where the reader
 tests pin them) or the single file rejection with its reason code and checksum, that the
 landed copy is byte-identical to what was sent, and the outcome the ingest summary reports.

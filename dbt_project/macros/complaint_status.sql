@@ -1,4 +1,4 @@
-{#- Open and closed statuses (DOMAIN.md). -#}
+{#- Open and closed statuses (docs/domain.md). -#}
 {% macro open_statuses() -%}
     ('unverified', 'awaiting_followup', 'in_progress', 'postponed')
 {%- endmacro %}
@@ -19,7 +19,7 @@
 {%- endmacro %}
 
 
-{#- Settle limit in working days (PermenPANRB 62/2018, DOMAIN.md): 5 for an aspirasi or a
+{#- Settle limit in working days (PermenPANRB 62/2018, docs/domain.md): 5 for an aspirasi or a
     permintaan informasi, 60 for a pengaduan berkadar pengawasan, 14 for any other pengaduan;
     a missing classification counts as pengaduan. -#}
 {% macro settle_limit_working_days(classification, is_supervisory) -%}

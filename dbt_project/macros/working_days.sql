@@ -1,5 +1,5 @@
 {#-
-  Working days (DOMAIN.md): Monday to Friday, minus national holidays and, unless the
+  Working days (docs/domain.md): Monday to Friday, minus national holidays and, unless the
   policy var `cuti_bersama_is_holiday` is false, cuti bersama. A duration counts the
   working days strictly after the start's WIB date up to and including the end's WIB date
   (submitted Friday, verified Monday = 1): index(end) - index(start), where the index is

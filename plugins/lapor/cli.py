@@ -1,4 +1,4 @@
-"""`lapor`: the command-line tool of the pipeline (CONTRACT §1)."""
+"""`lapor`: the command-line tool of the pipeline (README, "Commands")."""
 from __future__ import annotations
 
 import argparse

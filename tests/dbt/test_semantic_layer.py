@@ -1,6 +1,6 @@
 """The semantic layer (`dbt_project/models/marts/_semantic_models.yml`, `_metrics.yml`):
 `dbt parse` writes a semantic manifest whose four coordinator metrics are defined as
-CONTRACT.md §3 says, on columns the marts have.
+docs/marts.md says, on columns the marts have.
 
 `dbt parse` needs no database: the project is parsed in-process, as `lapor.transform` runs
 dbt, into a temporary target path. dbt validates the semantic manifest while it parses

@@ -1,4 +1,4 @@
-"""The demo drop folder: the same bytes every time, and the seed scenario of CONTRACT.md §5.
+"""The demo drop folder: the same bytes every time, and the seed scenario of docs/domain.md.
 
 The files are read back loosely here (any delimiter, encoding, header alias, date format),
 the way an agency's files arrive, so the tests check what lands in the drop folder rather

@@ -1,4 +1,4 @@
--- The status history (CONTRACT.md §3 "Status of a complaint on a day") as intervals: a
+-- The status history (docs/domain.md, "Lifecycle and statuses") as intervals: a
 -- complaint has `status` on every day valid_from <= day < valid_to (valid_to null = it still
 -- has it at the horizon). Built in int_complaint_status_intervals__changed; incremental
 -- here: a run replaces the rows of the complaints in int_changed_complaints.

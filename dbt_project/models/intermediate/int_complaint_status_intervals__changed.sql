@@ -1,4 +1,4 @@
--- The status history (CONTRACT.md §3 "Status of a complaint on a day") as intervals:
+-- The status history (docs/domain.md, "Lifecycle and statuses") as intervals:
 -- a complaint has `status` on every day valid_from <= day < valid_to (valid_to null = it
 -- still has it at the horizon).
 --   * From its first export on, the status is the last known one: the status of the latest

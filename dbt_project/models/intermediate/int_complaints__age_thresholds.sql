@@ -1,5 +1,5 @@
 -- The days on which a complaint's age changes bucket (age = working days from its
--- submission date to the day, DOMAIN.md): it is 0-5 from submission, 6-14 from
+-- submission date to the day, docs/domain.md): it is 0-5 from submission, 6-14 from
 -- age_6_from, 15-60 from age_15_from, 61+ from age_61_from, and "from a prior year" from
 -- 1 January after its submission. Age k is first reached on the k-th working day after
 -- the submission date. Null = beyond the calendar.

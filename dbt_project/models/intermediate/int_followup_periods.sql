@@ -1,4 +1,4 @@
--- The follow-up reports expected (CONTRACT.md §3): per agency, every month from the later
+-- The follow-up reports expected (docs/domain.md, "Follow-up reports"): per agency, every month from the later
 -- of var followup_from and the month of its earliest complaint, up to the last month that
 -- has ended by the horizon (the horizon's own day counts as ended: a run covers the whole
 -- day). The report for month M is due on the var followup_due_working_day-th working day

@@ -1,4 +1,4 @@
--- Resolution per agency and month of closing: completed complaints only (CONTRACT.md §3).
+-- Resolution per agency and month of closing: completed complaints only (docs/marts.md).
 -- Incremental: a run recomputes the groups in int_resolution_month_changes.
 -- depends_on: {{ ref('int_resolution_month_changes') }}
 {{ config(

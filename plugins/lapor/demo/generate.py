@@ -1,6 +1,6 @@
 """A deterministic generator of sample drop folders: what 38 agencies would send the coordinator.
 
-The scenario (CONTRACT.md §5, DOMAIN.md) is the week of the seed article, 24–28 May 2021:
+The scenario (docs/domain.md, "The seed scenario") is the week of the seed article, 24–28 May 2021:
 
 - Every agency holds a complaint history from 1 January 2020. Complaints move through
   their lifecycle on the Indonesian working-day calendar (`holidays`, public + cuti

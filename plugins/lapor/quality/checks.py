@@ -1,4 +1,4 @@
-"""The coordinator's checks (CONTRACT §4), validated with Great Expectations.
+"""The coordinator's checks (docs/checks.md), validated with Great Expectations.
 
 Each check is a query that gives, for every agency of the registry, whether it is flagged
 on the run date D and the figures behind it. The expectation suite

@@ -1,4 +1,4 @@
-"""Pure readers of the drop-folder files (CONTRACT.md section 2).
+"""Pure readers of the drop-folder files (docs/inputs.md).
 
 A file path in; canonical rows (dicts) and row rejects (`Reject`) out, as a generator.
 A file that cannot be read at all raises `FileRejected`, before any row is yielded (the

@@ -1,4 +1,4 @@
-"""Header aliases of the drop-folder files (CONTRACT.md section 2) and header matching.
+"""Header aliases of the drop-folder files (docs/inputs.md) and header matching.
 
 Two tables, because the same header means different things in the two kinds of file:
 "Status" is the complaint status in a complaints export but `result_status` in a

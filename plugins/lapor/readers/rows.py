@@ -1,4 +1,4 @@
-"""Canonical rows from table rows: typed values, and the row checks of CONTRACT.md section 2."""
+"""Canonical rows from table rows: typed values, and the row checks of docs/inputs.md."""
 from __future__ import annotations
 
 from contextlib import closing

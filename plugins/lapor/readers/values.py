@@ -108,7 +108,7 @@ for _normalized, _texts in STATUSES.items():
 
 
 def normalize_status(value: Cell) -> str | None:
-    """The normalized status of an export text (DOMAIN.md), or None when unknown or empty."""
+    """The normalized status of an export text (docs/inputs.md), or None when unknown or empty."""
     if not isinstance(value, str):
         return None
     return _normalize_status_text(value)

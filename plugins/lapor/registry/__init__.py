@@ -1,6 +1,6 @@
 """The agency registry: the 38 kabupaten/kota of Jawa Timur, their SK, admin e-mail and source.
 
-Codes and names come from `shared/data/jatim_agencies.csv` (Kemendagri/BPS codes). The SK
+Codes and names are the official Kemendagri/BPS codes of the 38 kabupaten/kota. The SK
 numbers and dates and the admin addresses shipped here are sample values: replace them with
 the real ones in a copy and point `LAPOR_REGISTRY` at it.
 """

@@ -21,7 +21,7 @@ from lapor.report.formatting import (angka, bulan, bulan_singkat, persen, selisi
                                      tanggal_singkat)
 from lapor.settings import Settings
 
-# Completion rate of regional governments in 2020 (SE Mendagri 490/1921/SJ, 18 March 2021; DOMAIN.md).
+# Completion rate of regional governments in 2020 (SE Mendagri 490/1921/SJ, 18 March 2021; docs/domain.md).
 NATIONAL_COMPLETION_RATE_2020 = 69.78
 
 __all__ = ["write_report", "report_path", "agency_page_path", "key_chart_png_or_svg", "render"]

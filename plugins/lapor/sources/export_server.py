@@ -1,4 +1,4 @@
-"""A small HTTP export API that serves a drop folder (CONTRACT §2) – for the demo and the tests.
+"""A small HTTP export API that serves a drop folder (docs/inputs.md) – for the demo and the tests.
 
     GET /v1/agencies/{code}/files?kind=complaints|followup&until=YYYY-MM-DD&page=N&per_page=M
         -> {"files": [{"name", "kind", "size", "sha256", "modified"}], "page": N, "next_page": N+1 | null}
