@@ -238,7 +238,16 @@ def test_airflow_services_share_one_configuration(compose):
     assert commands["airflow-dag-processor"] == "dag-processor"
     assert commands["airflow-triggerer"] == "triggerer"
     assert commands["airflow-worker"] == "celery worker"
-    env = common["environment"]
+    # the fixed settings come from docker/airflow.env (which tests/test_celery.py runs natively),
+    # the .env-derived ones from `environment:`; no setting is in both
+    assert common["env_file"] == ["./docker/airflow.env"]
+    for name, service in found.items():
+        assert service.get("env_file") == common["env_file"], f"{name}: another env_file"
+    from lapor.scheduler import read_env_file
+
+    shared = read_env_file(ROOT / "docker" / "airflow.env")
+    assert not set(shared) & set(common["environment"]), "a setting in docker/airflow.env and environment:"
+    env = {**shared, **common["environment"]}
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert "AIRFLOW__API_AUTH__JWT_SECRET" in env and "AIRFLOW__CORE__EXECUTION_API_SERVER_URL" in env
 
