@@ -94,6 +94,21 @@ def test_every_image_is_pinned(compose, env_example):
         assert _pinned(image), f"{name}: image {image!r} is not pinned to a tag (and not 'latest')"
 
 
+def test_the_superset_image_is_the_tested_superset_version(compose):
+    """docker/superset.Dockerfile builds on the Superset release tests/test_superset.py runs,
+    with the same PostgreSQL driver; both Superset services run that image."""
+    source = (ROOT / "tests" / "test_superset.py").read_text()
+    version = re.search(r'^SUPERSET_VERSION = "([^"]+)"', source, flags=re.M).group(1)
+    driver = re.search(r'"(psycopg2-binary==[^"]+)"', source).group(1)
+    dockerfile = (ROOT / "docker" / "superset.Dockerfile").read_text()
+    assert re.search(rf"^FROM apache/superset:{re.escape(version)}$", dockerfile, flags=re.M), dockerfile
+    assert driver in dockerfile
+    for name in ("superset", "superset-init"):
+        service = services(compose)[name]
+        assert service["image"] == f"lapor-jatim/superset:{version}", name
+        assert service["build"]["dockerfile"] == "docker/superset.Dockerfile", name
+
+
 def test_the_airflow_image_is_the_locked_airflow_version():
     dockerfile = (ROOT / "docker" / "airflow.Dockerfile").read_text()
     pinned = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements.txt").read_text(), flags=re.M).group(1)
@@ -272,9 +287,15 @@ def test_alerts_reach_mailpit_and_bi_reads_the_warehouse(compose):
     assert env["LAPOR_SMTP_URL"] == "smtp://mailpit:1025"
     init = services(compose)["airflow-init"]["environment"]
     assert init["SMTP_ALERTS_CONN_URI"].startswith("${SMTP_ALERTS_CONN_URI:-smtp://mailpit:1025")
-    assert services(compose)["metabase"]["environment"]["MB_DB_DBNAME"] == "metabase"
-    setup = (ROOT / "docker" / "metabase_setup.py").read_text()
-    assert '"user": "bi_reader"' in setup
+    superset = services(compose)["superset"]["environment"]
+    assert superset["SUPERSET_METADATA_DB_URI"].endswith("@postgres:5432/superset")
+    assert superset["SUPERSET_METADATA_DB_URI"].startswith("postgresql+psycopg2://superset:")
+    init = services(compose)["superset-init"]
+    assert init["environment"]["LAPOR_WAREHOUSE_HOST"] == "postgres"
+    assert "lapor_superset_setup.py" in " ".join(init["command"])
+    assert "./bi/superset:/app/lapor:ro" in init["volumes"]
+    database = yaml.safe_load(next((ROOT / "bi" / "superset" / "bundle" / "databases").glob("*.yaml")).read_text())
+    assert database["sqlalchemy_uri"].startswith("postgresql+psycopg2://bi_reader:XXXXXXXXXX@postgres:5432/lapor")
     nginx = (ROOT / "docker" / "nginx" / "default.conf").read_text()
     for folder in ("/srv/lapor/reports", "/srv/lapor/reports/dbt-docs/", "/srv/lapor/gx/uncommitted/data_docs/local_site/"):
         assert folder in nginx
@@ -322,7 +343,7 @@ def test_postgres_init_creates_the_databases_and_roles(bare_postgres, monkeypatc
 
     server, creds, settings = bare_postgres
     passwords = {"AIRFLOW_DB_PASSWORD": "af-pw", "LAPOR_DB_PASSWORD": "lapor-pw",
-                 "LAPOR_BI_PASSWORD": "bi-pw-1", "METABASE_DB_PASSWORD": "mb-pw"}
+                 "LAPOR_BI_PASSWORD": "bi-pw-1", "SUPERSET_DB_PASSWORD": "ss-pw"}
     env = {**os.environ, **passwords, "PGHOST": "127.0.0.1", "PGPORT": str(creds.port),
            "PGPASSWORD": creds.admin_password, "POSTGRES_USER": "postgres", "POSTGRES_DB": "postgres",
            "INIT_SQL": str(ROOT / "docker" / "postgres" / "init.sql"),
@@ -358,10 +379,10 @@ def test_postgres_init_creates_the_databases_and_roles(bare_postgres, monkeypatc
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="temporary"):
             conn.execute("create temp table probe (n int)")
     for user, password, db in (("bi_reader", "bi-pw-2", "airflow"), ("airflow", "af-pw", "lapor"),
-                               ("metabase", "mb-pw", "lapor")):
+                               ("superset", "ss-pw", "lapor")):
         with pytest.raises(psycopg.OperationalError, match="permission denied"):
             psycopg.connect(url(user, password, db)).close()
-    # Airflow and Metabase own their databases (their migrations create tables in public)
-    for user, password, db in (("airflow", "af-pw", "airflow"), ("metabase", "mb-pw", "metabase")):
+    # Airflow and Superset own their databases (their migrations create tables in public)
+    for user, password, db in (("airflow", "af-pw", "airflow"), ("superset", "ss-pw", "superset")):
         with psycopg.connect(url(user, password, db)) as conn:
             conn.execute("create table public.probe (n int)")

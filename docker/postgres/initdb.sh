@@ -10,5 +10,5 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc \
   -v airflow_password="${AIRFLOW_DB_PASSWORD:?set AIRFLOW_DB_PASSWORD in .env}" \
   -v lapor_password="${LAPOR_DB_PASSWORD:?set LAPOR_DB_PASSWORD in .env}" \
   -v bi_password="${LAPOR_BI_PASSWORD:?set LAPOR_BI_PASSWORD in .env}" \
-  -v metabase_password="${METABASE_DB_PASSWORD:?set METABASE_DB_PASSWORD in .env}" \
+  -v superset_password="${SUPERSET_DB_PASSWORD:?set SUPERSET_DB_PASSWORD in .env}" \
   -f "${INIT_SQL:-/opt/lapor-initdb/init.sql}"
