@@ -150,20 +150,23 @@ def test_the_documented_columns_and_aliases_are_the_readers(inputs, section, kin
     assert all(r[2] in {"yes", "no"} for r in rows)
 
 
-def test_the_documented_statuses_are_the_readers_and_dbt_s(inputs):
+def test_the_documented_statuses_are_the_vocabulary_seeds(inputs):
+    """docs/inputs.md#statuses against dbt_project/seeds/ (lapor.vocabulary), which the readers,
+    dbt, the suites and the generators read (tests/test_vocabulary.py)."""
+    from lapor import vocabulary
     from lapor.readers.values import STATUSES, normalize_status
 
+    words = vocabulary.current()
     rows = inputs["Statuses"]
     documented = {code(r[0])[0]: tuple(code(r[1])) for r in rows}
-    assert documented == STATUSES
+    assert documented == STATUSES == words.status_texts
     for texts in documented.values():
         for text in texts:  # any case and spacing
             assert normalize_status("  " + text.upper().replace(" ", "   ") + " ") is not None
-    macros = (ROOT / "dbt_project" / "macros" / "complaint_status.sql").read_text()
-    open_ = set(re.findall(r"'(\w+)'", re.search(r"macro open_statuses\(\).*?endmacro", macros, re.S).group(0)))
-    closed = set(re.findall(r"'(\w+)'", re.search(r"macro closed_statuses\(\).*?endmacro", macros, re.S).group(0)))
-    assert {code(r[0])[0] for r in rows if r[2] == "open"} == open_
-    assert {code(r[0])[0] for r in rows if r[2] == "closed"} == closed
+    assert {code(r[0])[0] for r in rows if r[2] == "open"} == set(words.open_statuses)
+    assert {code(r[0])[0] for r in rows if r[2] == "closed"} == set(words.closed_statuses)
+    for doc in ("inputs.md", "domain.md"):
+        assert "dbt_project/seeds/" in (DOCS / doc).read_text(), f"docs/{doc} does not say where the vocabulary lives"
 
 
 def test_the_documented_yes_no_values_are_the_readers(inputs):

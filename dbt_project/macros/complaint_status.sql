@@ -1,21 +1,34 @@
-{#- Open and closed statuses (docs/domain.md). -#}
+{#- The complaint vocabulary is the seeds' (seeds/complaint_statuses.csv, classifications.csv;
+    docs/inputs.md#statuses): no list of the statuses, of the open ones or of the classifications
+    is written here; the models read the seeds with ref(). -#}
+
+{#- The open / closed statuses, as a subquery for `status in {{ open_statuses() }}`. -#}
 {% macro open_statuses() -%}
-    ('unverified', 'awaiting_followup', 'in_progress', 'postponed')
+    (select code from {{ ref('complaint_statuses') }} where is_open)
 {%- endmacro %}
 
 {% macro closed_statuses() -%}
-    ('completed', 'archived')
+    (select code from {{ ref('complaint_statuses') }} where not is_open)
 {%- endmacro %}
 
 
-{#- Classification as exported (any case, spaces or underscores) -> pengaduan | aspirasi |
-    permintaan_informasi; empty or unrecognised -> null (counted as pengaduan downstream). -#}
-{% macro normalize_classification(column) -%}
-    case
-        when lower({{ column }}) like '%aspirasi%' then 'aspirasi'
-        when lower({{ column }}) like '%informasi%' then 'permintaan_informasi'
-        when lower({{ column }}) like '%pengaduan%' then 'pengaduan'
-    end
+{#- The open statuses' codes in the seed's order, as a list: the columns of fct_backlog_daily.
+    Read from the built seed when dbt executes (a unit test overrides it); empty while parsing. -#}
+{% macro open_status_codes() -%}
+    {%- set statuses = ref('complaint_statuses') -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set result = run_query("select code from " ~ statuses ~ " where is_open order by position") -%}
+    {{ return(result.columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{#- The classification as the reader normalised it (lapor.readers.values.normalize_classification)
+    when it is one of the seed's; anything else (a text the reader could not place) -> null,
+    counted as pengaduan downstream. -#}
+{% macro known_classification(column) -%}
+    case when {{ column }} in (select code from {{ ref('classifications') }}) then {{ column }} end
 {%- endmacro %}
 
 

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from lapor import vocabulary
+
 HISTORY_START = date(2020, 1, 1)
 DAY0 = date(2021, 5, 24)   # the full history export (Monday)
 DAY1 = date(2021, 5, 25)   # the "one more day" export (Tuesday, a working day)
@@ -41,8 +43,8 @@ HEADER = ["ID Laporan", "Kode Instansi", "Tanggal Laporan", "Judul Laporan", "Is
           "Klasifikasi", "Berkadar Pengawasan", "Sumber", "Status Laporan", "Tanggal Disposisi",
           "Tanggal Tindak Lanjut Pertama", "Tanggal Selesai", "Tanggal Aktivitas Terakhir", "Rahasia",
           "Anonim", "Nama Pelapor", "No HP Pelapor", "Email Pelapor"]
-STATUS_TEXT = {"unverified": "Belum Terverifikasi", "awaiting_followup": "Belum Ditindaklanjuti",
-               "in_progress": "Proses", "completed": "Selesai", "postponed": "Tertunda", "archived": "Diarsipkan"}
+# Every status written as LAPOR! labels it (the vocabulary seeds, lapor.vocabulary).
+STATUS_TEXT = {s.code: s.label for s in vocabulary.current().statuses}
 
 
 @dataclass(frozen=True)

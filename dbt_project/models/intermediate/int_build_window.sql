@@ -7,7 +7,7 @@
 --     beyond its horizon, hold the complaints to rebuild (int_changed_complaints).
 --   * is_full: rebuild everything instead, with the reason: a --full-refresh, a model not
 --     built yet, no finished build, a build that started after it and did not finish,
---     settings / calendar / salt / model code changed since, or a horizon that moved back.
+--     settings / calendar / salt / model code / seeds changed since, or a horizon that moved back.
 {{ config(pre_hook="select pg_advisory_xact_lock(727002)") }}
 
 {%- set incremental_models = [
@@ -21,7 +21,10 @@
     {%- set previous_attempt = adapter.get_relation(this.database, this.schema, this.identifier) -%}
     {%- set previous_success = adapter.get_relation(this.database, this.schema, 'int_build_state') -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
-        {%- if node.resource_type == 'model' -%}
+        {%- if node.resource_type == 'seed' -%}
+            {#- the vocabulary (seeds/): a changed status or classification rebuilds everything -#}
+            {%- do checksums.append(node.checksum.checksum) -%}
+        {%- elif node.resource_type == 'model' -%}
             {%- do checksums.append(node.checksum.checksum) -%}
             {%- if node.name in incremental_models
                   and adapter.get_relation(node.database, node.schema, node.alias) is none -%}
@@ -103,7 +106,7 @@ compared as (
                 or previous_attempt.fingerprint is distinct from previous_success.fingerprint
                 then 'the previous build did not finish'
             when current_build.fingerprint <> previous_success.fingerprint
-                then 'settings, calendar, salt or model code changed'
+                then 'settings, calendar, salt, model code or seeds changed'
             when current_build.horizon_date < previous_success.horizon_date
                 then 'the horizon moved back'
         end as full_rebuild_reason

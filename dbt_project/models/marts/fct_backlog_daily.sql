@@ -4,6 +4,8 @@
 -- Incremental: a run rebuilds each agency's days from int_agency_backlog_changes.changed_from
 -- on (the running counts start there: an interval that began earlier counts from that day).
 -- depends_on: {{ ref('int_agency_backlog_changes') }}
+-- One column per open status, in the order of seeds/complaint_statuses.csv.
+{%- set statuses = open_status_codes() %}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -79,8 +81,7 @@ pieces as (
 ),
 
 counts as (
-    {{ running_counts('pieces', 'agency_days', [
-        'unverified', 'awaiting_followup', 'in_progress', 'postponed',
+    {{ running_counts('pieces', 'agency_days', statuses + [
         'age_0_5', 'age_6_14', 'age_15_60', 'age_61_plus', 'open_from_prior_years'
     ]) }}
 )
@@ -88,11 +89,10 @@ counts as (
 select
     as_of_date,
     agency_code,
-    unverified + awaiting_followup + in_progress + postponed as open_complaints,
-    unverified,
-    awaiting_followup,
-    in_progress,
-    postponed,
+    {{ statuses | join(' + ') }} as open_complaints,
+    {%- for status in statuses %}
+    {{ status }},
+    {%- endfor %}
     age_0_5,
     age_6_14,
     age_15_60,

@@ -14,7 +14,7 @@ select
     ---------- status and classification
     status,
     status_text,
-    {{ normalize_classification('classification') }} as classification,
+    {{ known_classification('classification') }} as classification,
     nullif(trim(category), '') as category,
     nullif(trim(channel), '') as channel,
 

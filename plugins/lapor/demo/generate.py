@@ -44,6 +44,7 @@ from pathlib import Path
 
 import holidays
 
+from lapor import vocabulary
 from lapor.registry import Agency, load_registry
 from lapor.settings import DEFAULT_REGISTRY
 
@@ -140,23 +141,27 @@ FOLLOWUP_DIALECTS = {
     "C": ["No Tracking", "Tanggal Tindak Lanjut", "Uraian Tindak Lanjut", "Status Akhir", "Petugas"],
     "D": ["Tracking ID", "Tanggal Tindak Lanjut", "Uraian Tindak Lanjut", "Status", "Nama Petugas"],
 }
-STATUS_TEXTS = {
-    "plain": {"unverified": "Belum Terverifikasi", "awaiting_followup": "Belum Ditindaklanjuti",
-              "in_progress": "Proses", "completed": "Selesai", "postponed": "Tertunda",
-              "archived": "Diarsipkan"},
-    "terdisposisi": {"unverified": "Belum Terverifikasi",
-                     "awaiting_followup": "Terdisposisi Belum Ditindaklanjuti",
-                     "in_progress": "Terdisposisi Sedang Diproses", "completed": "Terdisposisi Selesai",
-                     "postponed": "Laporan Tertunda", "archived": "Laporan Arsip"},
-    "sedang": {"unverified": "Belum Terverifikasi", "awaiting_followup": "Belum Ditindaklanjuti",
-               "in_progress": "Sedang Diproses", "completed": "Selesai", "postponed": "Ditunda",
-               "archived": "Arsip"},
-    "dalam": {"unverified": "Belum Terverifikasi", "awaiting_followup": "Belum Ditindaklanjuti",
-              "in_progress": "Dalam Proses", "completed": "Selesai", "postponed": "Tertunda",
-              "archived": "Diarsipkan"},
+# How an agency writes the statuses (its habit): LAPOR!'s label of each status, or the export
+# text it prefers. The statuses and their texts are the vocabulary seeds' (lapor.vocabulary).
+STATUS_HABITS = {
+    "plain": (),
+    "terdisposisi": ("Terdisposisi Belum Ditindaklanjuti", "Terdisposisi Sedang Diproses", "Terdisposisi Selesai",
+                     "Laporan Tertunda", "Laporan Arsip"),
+    "sedang": ("Sedang Diproses", "Ditunda", "Arsip"),
+    "dalam": ("Dalam Proses",),
 }
-CLASSIFICATION_TEXTS = {"pengaduan": "Pengaduan", "aspirasi": "Aspirasi",
-                        "permintaan_informasi": "Permintaan Informasi"}
+
+
+def _status_texts(prefer: tuple[str, ...]) -> dict[str, str]:
+    words = vocabulary.current()
+    known = {text for texts in words.status_texts.values() for text in texts}
+    if not set(prefer) <= known:
+        raise vocabulary.VocabularyError(f"not a status text of the seeds: {sorted(set(prefer) - known)}")
+    return {s.code: next((t for t in words.status_texts[s.code] if t in prefer), s.label) for s in words.statuses}
+
+
+STATUS_TEXTS = {habit: _status_texts(prefer) for habit, prefer in STATUS_HABITS.items()}
+CLASSIFICATION_TEXTS = {c.code: c.label for c in vocabulary.current().classifications}
 
 
 @dataclass(frozen=True)

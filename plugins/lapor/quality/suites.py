@@ -14,6 +14,7 @@ from datetime import date
 
 from psycopg.types.json import Jsonb
 
+from lapor import vocabulary
 from lapor.settings import EXPECTATIONS_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,20 @@ def _jsonb(value: dict) -> Jsonb:
     return Jsonb(value, dumps=lambda v: json.dumps(v, default=str))
 
 
-def _kwargs(kwargs: dict, agencies: int) -> dict:
-    return {k: (agencies if v == "{agencies}" else v) for k, v in kwargs.items()}
+def load_suite(name: str, agencies: int, day: date) -> dict:
+    """A suite of expectations/ with its placeholders filled in: `{agencies}` (the registry's
+    count), `{statuses}` (the status codes) and, in a query, `{open_status_sum}` (the open
+    statuses' columns added up) from the vocabulary seeds (lapor.vocabulary), and `{run_date}`.
+    The suites hold no status list of their own."""
+    words = vocabulary.current()
+    fill = {"{agencies}": agencies, "{statuses}": list(words.status_codes)}
+    spec = json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
+    meta = dict(spec["meta"])
+    if "query" in meta:
+        meta["query"] = meta["query"].format(run_date=day.isoformat(), open_status_sum=" + ".join(words.open_statuses))
+    expectations = [{**e, "kwargs": {k: (fill[v] if isinstance(v, str) and v in fill else v)
+                                     for k, v in e["kwargs"].items()}} for e in spec["expectations"]]
+    return {**spec, "meta": meta, "expectations": expectations}
 
 
 def _summary(result) -> dict:
@@ -44,7 +57,7 @@ def _summary(result) -> dict:
     return {k: v for k, v in (result.result or {}).items() if k in keep and v is not None}
 
 
-def _asset(source, name: str, meta: dict, day: date):
+def _asset(source, name: str, meta: dict):
     """A whole table (`meta.table`, "schema.table") as a table asset, whose columns GX reflects from
     the catalog; a query (`meta.query`) as a query asset. GX learns a query asset's columns by running
     the query and reading only the names, with psycopg2 fetching every row first: for the 10 million
@@ -52,7 +65,7 @@ def _asset(source, name: str, meta: dict, day: date):
     if "table" in meta:
         schema, table = meta["table"].split(".", 1)
         return source.add_table_asset(name, table_name=table, schema_name=schema)
-    return source.add_query_asset(name, query=meta["query"].format(run_date=day.isoformat()))
+    return source.add_query_asset(name, query=meta["query"])
 
 
 def run_suites(url: str, settings: Settings, day: date) -> dict:
@@ -80,13 +93,13 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
             "warehouse", connection_string="${" + GX_URL_VARIABLE + "}", kwargs=ENGINE_KWARGS)
         definitions = []
         for name in SUITES:
-            spec = json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
-            asset = _asset(source, name, spec["meta"], day)
+            spec = load_suite(name, agencies, day)
+            asset = _asset(source, name, spec["meta"])
             batch = asset.add_batch_definition_whole_table("run_date")
             suite = ExpectationSuite(name=name, meta={"description": spec["meta"]["description"]})
             for e in spec["expectations"]:
                 suite.add_expectation_configuration(ExpectationConfiguration(
-                    type=e["type"], kwargs=_kwargs(e["kwargs"], agencies), meta=e.get("meta")))
+                    type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")))
             suite = context.suites.add_or_update(suite)
             definitions.append(context.validation_definitions.add_or_update(
                 gx.ValidationDefinition(name=name, data=batch, suite=suite)))

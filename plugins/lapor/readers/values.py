@@ -11,6 +11,8 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from lapor import vocabulary
+
 WIB = ZoneInfo("Asia/Jakarta")
 
 Cell = str | date | datetime | None
@@ -85,61 +87,57 @@ def _parse_bool_text(value: str) -> bool | None:
 
 
 # --- statuses and classifications ---------------------------------------------------
-
-STATUSES: dict[str, tuple[str, ...]] = {
-    "unverified": ("Belum Terverifikasi",),
-    "awaiting_followup": ("Belum Ditindaklanjuti", "Terdisposisi Belum Ditindaklanjuti"),
-    "in_progress": ("Proses", "Sedang Diproses", "Dalam Proses", "Terdisposisi Sedang Diproses"),
-    "completed": ("Selesai", "Terdisposisi Selesai"),
-    "postponed": ("Tertunda", "Laporan Tertunda", "Ditunda"),
-    "archived": ("Diarsipkan", "Arsip", "Laporan Arsip"),
-}
+# The vocabulary is the dbt seeds' (lapor.vocabulary, dbt_project/seeds/); nothing here lists it.
 
 
-def _status_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-_STATUS_LOOKUP: dict[str, str] = {}
-for _normalized, _texts in STATUSES.items():
-    _STATUS_LOOKUP[_normalized] = _normalized  # the normalized codes themselves are accepted too
-    for _text in _texts:
-        _STATUS_LOOKUP[_status_key(_text)] = _normalized
+def __getattr__(name: str):
+    if name == "STATUSES":  # normalized status -> its export texts (docs/inputs.md#statuses)
+        return dict(vocabulary.current().status_texts)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def normalize_status(value: Cell) -> str | None:
     """The normalized status of an export text (docs/inputs.md), or None when unknown or empty."""
     if not isinstance(value, str):
         return None
-    return _normalize_status_text(value)
+    return _normalize_status_text(vocabulary.current(), value)
 
 
 @lru_cache(maxsize=1024)
-def _normalize_status_text(value: str) -> str | None:
-    return _STATUS_LOOKUP.get(_status_key(value))
+def _normalize_status_text(words: vocabulary.Vocabulary, value: str) -> str | None:
+    return _status_lookup(words).get(vocabulary.status_key(value))
 
 
-_CLASSIFICATIONS = {
-    "pengaduan": "pengaduan",
-    "aspirasi": "aspirasi",
-    "permintaaninformasi": "permintaan_informasi",
-}
+@lru_cache(maxsize=4)
+def _status_lookup(words: vocabulary.Vocabulary) -> dict[str, str]:
+    return words.status_lookup()
 
 
 def normalize_classification(value: Cell) -> str | None:
-    """`pengaduan`, `aspirasi` or `permintaan_informasi` when recognisable, else the lowercased text."""
+    """The classification's code (`pengaduan`, `aspirasi`, `permintaan_informasi`): a code or label
+    in any case and spacing, else the first code whose keyword the text contains (`Pengaduan
+    Berkadar Pengawasan` is a pengaduan); otherwise the lowercased text, which the warehouse
+    leaves empty (it is no classification of the seed). Empty -> None."""
     if isinstance(value, str):
-        return _normalize_classification_text(value)
+        return _normalize_classification_text(vocabulary.current(), value)
     return None if value is None else value.isoformat()
 
 
 @lru_cache(maxsize=1024)
-def _normalize_classification_text(value: str) -> str | None:
+def _normalize_classification_text(words: vocabulary.Vocabulary, value: str) -> str | None:
     text = value.strip()
     if not text:
         return None
-    key = "".join(ch for ch in text.casefold() if ch.isalnum())
-    return _CLASSIFICATIONS.get(key, text.lower())
+    found = _classification_lookup(words).get(vocabulary.classification_key(text))
+    if found is not None:
+        return found
+    lowered = text.lower()
+    return next((code for keyword, code in words.classification_keywords() if keyword in lowered), lowered)
+
+
+@lru_cache(maxsize=4)
+def _classification_lookup(words: vocabulary.Vocabulary) -> dict[str, str]:
+    return words.classification_lookup()
 
 
 # --- dates and times ----------------------------------------------------------------

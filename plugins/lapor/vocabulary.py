@@ -1,0 +1,147 @@
+"""The complaint vocabulary: statuses (code, Bahasa label, open or closed, the export texts that
+mean each) and classifications, read from the dbt seeds in `dbt_project/seeds/`.
+
+Those CSV files are the one place the vocabulary is written. dbt loads them into the schema
+`ref` and the models read them with ref(); the readers, the loader, the GX suites and the
+sample generators read the same files through this module. Adding an export text for a
+status is one row in `complaint_status_aliases.csv`.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from lapor.settings import DBT_PROJECT_DIR
+
+# Where the seeds are read from; a test may point it at a copy.
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+STATUSES_FILE = "complaint_statuses.csv"
+STATUS_ALIASES_FILE = "complaint_status_aliases.csv"
+CLASSIFICATIONS_FILE = "classifications.csv"
+
+
+class VocabularyError(ValueError):
+    """A seed that contradicts itself (an alias of no status, one text meaning two statuses, ...)."""
+
+
+@dataclass(frozen=True)
+class Status:
+    code: str
+    label: str      # how LAPOR! shows it (one of its export texts)
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class Classification:
+    code: str
+    label: str
+    keyword: str       # a text containing it (lowercased) is this classification ...
+    match_order: int   # ... tried in this order when the text is none of the codes and labels
+
+
+def status_key(text: str) -> str:
+    """Any case and spacing: `"  terdisposisi\\tSELESAI "` and `"Terdisposisi Selesai"` are one text."""
+    return " ".join(text.split()).casefold()
+
+
+def classification_key(text: str) -> str:
+    """Any case, spacing and punctuation: `Permintaan Informasi`, `permintaan_informasi`."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: the readers cache their look-ups per vocabulary
+class Vocabulary:
+    statuses: tuple[Status, ...]
+    status_texts: dict[str, tuple[str, ...]]  # code -> its export texts, in the seed's order
+    classifications: tuple[Classification, ...]
+
+    @property
+    def status_codes(self) -> tuple[str, ...]:
+        return tuple(s.code for s in self.statuses)
+
+    @property
+    def open_statuses(self) -> tuple[str, ...]:
+        return tuple(s.code for s in self.statuses if s.is_open)
+
+    @property
+    def closed_statuses(self) -> tuple[str, ...]:
+        return tuple(s.code for s in self.statuses if not s.is_open)
+
+    @property
+    def classification_codes(self) -> tuple[str, ...]:
+        return tuple(c.code for c in self.classifications)
+
+    def status_lookup(self) -> dict[str, str]:
+        """status_key(text) -> code, for every export text and every code itself."""
+        lookup: dict[str, str] = {}
+        for code in self.status_codes:
+            lookup[code] = code  # the normalized codes themselves are accepted too
+        for code, texts in self.status_texts.items():
+            for text in texts:
+                key = status_key(text)
+                if lookup.get(key, code) != code:
+                    raise VocabularyError(f"{text!r} means both {lookup[key]} and {code}")
+                lookup[key] = code
+        return lookup
+
+    def classification_lookup(self) -> dict[str, str]:
+        """classification_key(text) -> code, for every code and label."""
+        return {classification_key(t): c.code for c in self.classifications for t in (c.code, c.label)}
+
+    def classification_keywords(self) -> tuple[tuple[str, str], ...]:
+        """(keyword, code) in the order they are tried."""
+        return tuple((c.keyword, c.code) for c in sorted(self.classifications, key=lambda c: c.match_order))
+
+
+def _rows(folder: Path, name: str) -> list[dict[str, str]]:
+    with (folder / name).open(newline="", encoding="utf-8") as f:
+        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _bool(value: str, where: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise VocabularyError(f"{where}: is_open must be true or false, not {value!r}")
+    return value.lower() == "true"
+
+
+@lru_cache(maxsize=8)
+def load(folder: Path) -> Vocabulary:
+    """The vocabulary in the seeds of `folder`."""
+    statuses = tuple(Status(r["code"], r["label"], _bool(r["is_open"], f"{STATUSES_FILE}, {r['code']}"))
+                     for r in _rows(folder, STATUSES_FILE))
+    texts: dict[str, list[str]] = {s.code: [] for s in statuses}
+    for r in _rows(folder, STATUS_ALIASES_FILE):
+        if r["status"] not in texts:
+            raise VocabularyError(f"{STATUS_ALIASES_FILE}: {r['export_text']!r} names no status ({r['status']!r})")
+        texts[r["status"]].append(r["export_text"])
+    classifications = tuple(Classification(r["code"], r["label"], r["keyword"].lower(), int(r["match_order"]))
+                            for r in _rows(folder, CLASSIFICATIONS_FILE))
+    for status in statuses:
+        if status.label not in texts[status.code]:
+            raise VocabularyError(f"{STATUS_ALIASES_FILE}: the label {status.label!r} of {status.code} is none of its texts")
+    vocabulary = Vocabulary(statuses, {k: tuple(v) for k, v in texts.items()}, classifications)
+    vocabulary.status_lookup()  # raises on a text that means two statuses
+    return vocabulary
+
+
+_current: tuple[object, Vocabulary] | None = None
+
+
+def current() -> Vocabulary:
+    """The vocabulary in use: the seeds under SEEDS_DIR, read at first use (cheap after that:
+    the readers ask for it per cell)."""
+    global _current
+    folder = SEEDS_DIR
+    if _current is None or _current[0] is not folder:
+        _current = (folder, load(Path(folder)))
+    return _current[1]
+
+
+def reload() -> Vocabulary:
+    """Read the seeds again (after a change to the files in a running process, e.g. a test)."""
+    global _current
+    load.cache_clear()
+    _current = None
+    return current()
