@@ -47,21 +47,42 @@ def _exposed_files(home: Path, passwords: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def night(settings, warehouse, sample_exports):
-    """`lapor backfill` of 26 and 27 May 2021 in the session's LAPOR_HOME, as an operator runs it:
-    two nights, so the second one starts from everything the first left (Great Expectations,
-    for one, logs the datasources it loads)."""
-    proc = subprocess.run([sys.executable, "-m", "lapor.cli", "backfill", "--start", "2021-05-26",
-                           "--end", NIGHT.isoformat(), "--exports", str(sample_exports)], env=dict(os.environ),
-                          capture_output=True, text=True, timeout=3600)
-    log_file = settings.logs_dir / "lapor.log"
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + (
-        log_file.read_text()[-5000:] if log_file.exists() else "")
-    return settings.home
+def night(settings, sample_exports):
+    """`lapor backfill` of 26 and 27 May 2021 in a LAPOR_HOME of its own (its own embedded
+    warehouse and Airflow folder), as an operator runs it: two nights, so the second one starts
+    from everything the first left (Great Expectations, for one, logs the datasources it loads).
+
+    Not the session's LAPOR_HOME: its alerts of 26 May would make the seed scenario's 27 May
+    a reminder day for Blitar (tests/test_seed_scenario.py)."""
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from lapor.warehouse import EmbeddedServer
+
+    base = Path(tempfile.mkdtemp(prefix="lapor-secrets-"))
+    base.chmod(0o755)  # the embedded server runs as the unprivileged user pgserver
+    home = base / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.pop("LAPOR_WAREHOUSE_URL", None)
+    env["LAPOR_HOME"] = str(home)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "lapor.cli", "backfill", "--start", "2021-05-26",
+                               "--end", NIGHT.isoformat(), "--exports", str(sample_exports)], env=env,
+                              capture_output=True, text=True, timeout=3600)
+        log_file = home / "logs" / "lapor.log"
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + (
+            log_file.read_text()[-5000:] if log_file.exists() else "")
+        yield dataclasses.replace(settings, home=home, warehouse_url=None)
+    finally:
+        try:
+            EmbeddedServer(home).stop()
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_no_readable_file_under_lapor_home_holds_a_password(night):
-    home = night
+    home = night.home
     log_text = (home / "logs" / "lapor.log").read_text()
     assert "ingest_agency" in log_text and "transform" in log_text, "the night left no task logs to look at"
     gx_config = home / "gx" / "great_expectations.yml"
@@ -72,21 +93,21 @@ def test_no_readable_file_under_lapor_home_holds_a_password(night):
 
 def test_great_expectations_config_holds_no_secret_at_all(night):
     """GX reads the connection string from a config variable, not from its own config file."""
-    passwords = _passwords(night)
-    config = (night / "gx" / "great_expectations.yml").read_text()
+    passwords = _passwords(night.home)
+    config = (night.home / "gx" / "great_expectations.yml").read_text()
     assert "postgresql" not in config.split("connection_string", 1)[-1].splitlines()[0]
     assert "${" in config
     assert not any(p in config for p in passwords.values())
-    for path in (night / "gx").rglob("*"):
+    for path in (night.home / "gx").rglob("*"):
         if path.is_file() and path.stat().st_mode & 0o044:
             data = path.read_bytes()
             assert not any(p.encode() in data for p in passwords.values()), path
 
 
-def test_the_night_runs_as_a_role_that_is_not_a_superuser(night, settings):
+def test_the_night_runs_as_a_role_that_is_not_a_superuser(night):
     from lapor.warehouse import warehouse_url
 
-    with psycopg.connect(warehouse_url(settings), autocommit=True) as conn:
+    with psycopg.connect(warehouse_url(night), autocommit=True) as conn:
         user, superuser = conn.execute(
             "select current_user, rolsuper from pg_roles where rolname = current_user").fetchone()
         assert (user, superuser) == ("lapor", False)
@@ -99,9 +120,10 @@ def test_the_night_runs_as_a_role_that_is_not_a_superuser(night, settings):
             conn.execute("alter system set work_mem = '1GB'")
 
 
-def test_bi_reader_has_a_statement_timeout_and_no_temporary_tables(night, settings):
+def test_bi_reader_has_a_statement_timeout_and_no_temporary_tables(night):
     from lapor.warehouse import bi_reader_url, warehouse_url
 
+    settings = night
     with psycopg.connect(warehouse_url(settings), autocommit=True) as conn:
         conn.execute("set statement_timeout = '60s'")  # LAPOR_BI_STATEMENT_TIMEOUT's default
         expected = conn.execute("show statement_timeout").fetchone()[0]
