@@ -10,26 +10,8 @@ from datetime import date
 import psycopg
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from lapor.formatting import angka, severity_rank, tanggal
 from lapor.settings import Settings
-
-MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-             "Oktober", "November", "Desember"]
-SEVERITY_RANK = {"error": 0, "high": 1, "medium": 2, "low": 3}
-
-
-def tanggal(value) -> str:
-    """27 Mei 2021"""
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    return f"{value.day} {MONTHS_ID[value.month - 1]} {value.year}"
-
-
-def angka(value) -> str:
-    """Indonesian number format: 1.234,5"""
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", ".")
-    text = f"{value:,.1f}"
-    return text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
 @functools.cache
@@ -139,9 +121,9 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
         entry["findings"].append({"check_name": check, "severity": severity, "details": details,
                                   "facts": facts, "is_new": not was_flagged})
     for entry in agencies.values():
-        entry["findings"].sort(key=lambda f: (SEVERITY_RANK.get(f["severity"], 9), f["check_name"]))
+        entry["findings"].sort(key=lambda f: (severity_rank(f["severity"]), f["check_name"]))
     ordered = sorted(agencies.values(), key=lambda a: (
-        min(SEVERITY_RANK.get(f["severity"], 9) for f in a["findings"]), -len(a["findings"]), a["agency_code"]))
+        min(severity_rank(f["severity"]) for f in a["findings"]), -len(a["findings"]), a["agency_code"]))
     for rank, entry in enumerate(ordered, start=1):
         entry["rank"] = rank
 

@@ -17,7 +17,8 @@ import json
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from lapor.alerts.compose import Message, tanggal
+from lapor.alerts.compose import Message
+from lapor.formatting import tanggal
 from lapor.run_status import RunStatus
 from lapor.settings import Settings
 

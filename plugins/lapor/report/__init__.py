@@ -17,7 +17,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, se
 
 from lapor.report import charts
 from lapor.report.data import ReportData, load
-from lapor.report.formatting import (angka, bulan, bulan_singkat, persen, selisih, tanggal,
+from lapor.formatting import (angka, bulan, bulan_singkat, persen, selisih, tanggal,
                                      tanggal_singkat)
 from lapor.settings import Settings
 

@@ -1,19 +1,35 @@
-"""Numbers and dates the Indonesian way, for the report's templates and charts.
+"""Bahasa Indonesia formatting, in one place: month names, dates, numbers, and the order of
+severities. The report's templates and charts, the e-mails and the checks' texts all use it.
 
-`angka` keeps the digest's `lapor.alerts.compose.angka` behaviour (1.234 for whole numbers,
-1.234,5 otherwise) and adds a number of decimals and an empty value ("–").
+Numbers: 1.234 for whole numbers, 1.234,5 otherwise (half up), "–" for no value.
 """
 from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from lapor.alerts.compose import MONTHS_ID, tanggal
-
+MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+             "Oktober", "November", "Desember"]
 MONTHS_SHORT_ID = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
 EMPTY = "–"
 
-__all__ = ["angka", "persen", "selisih", "tanggal", "tanggal_singkat", "bulan", "bulan_singkat", "EMPTY"]
+# Most severe first: the digest, the agency e-mails, the report and the SQL that orders findings.
+SEVERITY_RANK = {"error": 0, "high": 1, "medium": 2, "low": 3}
+
+__all__ = ["angka", "persen", "selisih", "tanggal", "tanggal_singkat", "bulan", "bulan_singkat", "month_label",
+           "severity_rank", "EMPTY", "MONTHS_ID", "SEVERITY_RANK"]
+
+
+def tanggal(value) -> str:
+    """27 Mei 2021 (a date, or an ISO date string)"""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return f"{value.day} {MONTHS_ID[value.month - 1]} {value.year}"
+
+
+def severity_rank(severity: str | None) -> int:
+    """0 for the most severe; an unknown severity sorts last."""
+    return SEVERITY_RANK.get(severity or "", len(SEVERITY_RANK))
 
 
 def angka(value, digits: int | None = None) -> str:
@@ -50,6 +66,9 @@ def tanggal_singkat(value: date) -> str:
 def bulan(value: date) -> str:
     """April 2021"""
     return f"{MONTHS_ID[value.month - 1]} {value.year}"
+
+
+month_label = bulan
 
 
 def bulan_singkat(value: date) -> str:
