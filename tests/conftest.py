@@ -108,7 +108,7 @@ def scratch_module(settings, warehouse, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sample_exports(lapor_home) -> Path:
-    from lapor.demo import generate_sample_exports
+    from lapor.dev.generate import generate_sample_exports
 
     folder = lapor_home / "sample-exports"
     generate_sample_exports(folder, scale=SAMPLE_SCALE)

@@ -136,7 +136,7 @@ def databases(warehouse):
 def registry_and_drop(settings, folder: Path, export_url: str) -> tuple[Path, Path, list[str], str]:
     """The first AGENCIES agencies of the shipped registry, the last of them on the export API,
     and their sample drop folder. Returns (registry, drop folder, codes in order, http agency)."""
-    from lapor.demo import generate_sample_exports
+    from lapor.dev.generate import generate_sample_exports
     from lapor.registry import load_registry
 
     lines = settings.registry_path.read_text().splitlines(keepends=True)
@@ -259,7 +259,7 @@ def test_the_test_uses_the_compose_airflow_configuration(tmp_path):
 
 def test_celery_workers_run_the_night_and_a_killed_worker_costs_nothing(
         databases, redis_url, settings, tmp_path):
-    from lapor.sources.export_server import ExportServer
+    from lapor.dev.export_server import ExportServer
 
     server = ExportServer(tmp_path / "exports", TOKEN, timeout_delay=600)  # a held request waits up to 600 s
     with server:

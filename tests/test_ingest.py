@@ -122,7 +122,7 @@ def test_sources_mix_per_agency_and_a_failing_api_is_retried_then_recorded(scrat
     import dataclasses
 
     from lapor.pipeline import ingest_agency
-    from lapor.sources.export_server import ExportServer
+    from lapor.dev.export_server import ExportServer
     from lapor.sources.http import SourceError
 
     settings, url, exports = scratch

@@ -47,8 +47,8 @@ def test_the_seeds_are_the_vocabulary():
 
 
 def test_every_consumer_s_status_set_is_the_seed_s():
-    from lapor import bench_data
-    from lapor.demo import generate
+    from lapor.dev import bench_data
+    from lapor.dev import generate
     from lapor.quality.suites import load_suite
     from lapor.readers.values import STATUSES as READER_STATUSES, normalize_classification, normalize_status
 

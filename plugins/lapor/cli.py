@@ -165,7 +165,7 @@ def cmd_dbt_env(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_generate_sample(args: argparse.Namespace, settings: Settings) -> int:
-    from lapor.demo import generate_sample_exports
+    from lapor.dev.generate import generate_sample_exports
 
     summary = generate_sample_exports(args.out, scale=args.scale)
     print(f"sample exports written to {args.out}: {summary.get('files', summary)}")
@@ -173,7 +173,7 @@ def cmd_generate_sample(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from lapor.bench import main as bench_main
+    from lapor.dev.bench import main as bench_main
 
     return bench_main(args.bench_args, settings)
 

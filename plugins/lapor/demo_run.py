@@ -79,7 +79,7 @@ def summary_text(settings: Settings, days: list[date]) -> str:
 def run_demo(settings: Settings) -> int:
     from lapor import runner
     from lapor.cli import _quiet_airflow_logs, _run_days
-    from lapor.demo import DEMO_END, DEMO_START, generate_sample_exports
+    from lapor.dev.generate import DEMO_END, DEMO_START, generate_sample_exports
     from lapor.warehouse import redact, warehouse_url
 
     print(f"LAPOR_HOME: {settings.home}")

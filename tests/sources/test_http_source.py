@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lapor.sources import list_agency_files
-from lapor.sources.export_server import ExportServer
+from lapor.dev.export_server import ExportServer
 from lapor.sources.http import SourceError, fetch_agency_files, token_for
 
 TOKEN = "s3cret-Token-4f9a"

@@ -7,7 +7,7 @@ the drop folder, and hand back the same `SourceFile`s as `list_agency_files`.
       GET {base_url}/v1/agencies/35.05/files/{kind}/{name}                              (each file not cached)
       -> cache_dir/35.05/complaints/2021-05-24.csv, cache_dir/35.05/followup/2021-05_2021-05-03.csv, ...
 
-The server is `lapor.sources.export_server` (or anything speaking the same API). Like every
+The server is `lapor.dev.export_server` (or anything speaking the same API). Like every
 source it only fetches files; the loader reads them. The token travels only in the
 `Authorization` header; it never appears in a URL, a log line or an error message.
 """

@@ -1,6 +1,6 @@
 """The benchmark's drop folder: a fast generator of complaint exports at a named scale.
 
-The demo generator (`lapor.demo`) simulates every agency's habits and writes a full export
+The demo generator (`lapor.dev.generate`) simulates every agency's habits and writes a full export
 for every day; at national scale (700 agencies, 10 million complaints) that would take
 hours and hundreds of gigabytes. This one writes what the benchmark needs, quickly:
 
@@ -149,7 +149,7 @@ class _Pools:
     """Pre-rendered, CSV-quoted texts: titles and contents, people, times of day."""
 
     def __init__(self, seed: int) -> None:
-        from lapor.demo import generate as demo
+        from lapor.dev import generate as demo
 
         rng = random.Random(f"{seed}/pools")
         self.subjects: list[tuple[str, str, str, str]] = []   # (title, content, category, classification)

@@ -65,7 +65,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from lapor.bench_data import DAY0, DAY1, MANIFEST, SCALES, Scale
+from lapor.dev.bench_data import DAY0, DAY1, MANIFEST, SCALES, Scale
 from lapor.settings import DAGS_DIR, Settings
 
 DAG_FILE = DAGS_DIR / "lapor_nightly.py"
@@ -206,7 +206,7 @@ def _spawn():
 # The stages (module-level: the spawned child imports them by name)
 # --------------------------------------------------------------------------------------
 def stage_generate(out_dir: str, scale: Scale, seed: int) -> dict:
-    from lapor.bench_data import generate
+    from lapor.dev.bench_data import generate
 
     manifest = generate(Path(out_dir), scale, seed=seed)
     return {"rows": manifest["rows_day0"] + manifest["rows_day1"], "manifest": manifest}
@@ -801,7 +801,7 @@ def main(argv: list[str], settings: Settings) -> int:
     runner = Runner(home / "logs" / "bench.log", verbose=not args.quiet, partial=partial)
     say = (lambda text: None) if args.quiet else (lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True))
 
-    from lapor.bench_data import existing
+    from lapor.dev.bench_data import existing
 
     say(f"scale {scale.name}: {scale.agencies} agencies, {scale.complaints:,} complaints; bench folder {home}")
     manifest = None if args.regenerate else existing(home, scale, args.seed)

@@ -11,7 +11,7 @@ Every request needs `Authorization: Bearer <token>` (401 otherwise). An unknown 
 is 404; agency codes, kinds and file names are checked against strict patterns, so nothing
 outside the drop folder can be named. It only serves files; it never reads their content.
 
-Run it: `python -m lapor.sources.export_server --root DIR --port P --token T`
+Run it: `python -m lapor.dev.export_server --root DIR --port P --token T`
 (or leave out --token and set LAPOR_HTTP_TOKEN, which keeps it out of the process list).
 
 Tests inject faults per agency: `server.faults = {"35.05": ["500", "timeout", "drop"]}` makes
@@ -324,7 +324,7 @@ class ExportServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lapor.sources.export_server",
+    parser = argparse.ArgumentParser(prog="python -m lapor.dev.export_server",
                                      description="Serve a LAPOR! drop folder over the HTTP export API.")
     parser.add_argument("--root", required=True, type=Path, help="the drop folder (<root>/<agency>/...)")
     parser.add_argument("--host", default="127.0.0.1")

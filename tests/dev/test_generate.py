@@ -18,7 +18,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from lapor.demo import DEMO_END, DEMO_START, generate_sample_exports
+from lapor.dev.generate import DEMO_END, DEMO_START, generate_sample_exports
 
 SCALE = 0.2
 EXPORT_DAYS = [date(2021, 5, 24), date(2021, 5, 25), date(2021, 5, 27), date(2021, 5, 28)]
