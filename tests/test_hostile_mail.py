@@ -378,12 +378,13 @@ def render_all(conn: psycopg.Connection, settings, values: dict[str, str]) -> di
     travel (MIME, parsed back), and every page `write_report` writes."""
     from lapor.alerts import compose_messages
     from lapor.alerts.send import to_email
-    from lapor.report import key_chart_png_or_svg, write_report
+    from lapor.alerts.chart import key_chart
+    from lapor.report import write_report
 
     put_values(conn, values)
     conn.execute("delete from quality.alert_findings")
     messages = compose_messages(conn, settings, D, report_url="file:///srv/laporan-2021-05-27.html",
-                                key_chart=key_chart_png_or_svg(conn, settings, D))
+                                key_chart=key_chart(conn, D))
     parts = {}
     for message in messages:
         name = message.agency_code or "digest"

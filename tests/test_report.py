@@ -7,7 +7,6 @@ The seed day runs through the pipeline functions directly (no Airflow) to stay q
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -153,19 +152,6 @@ def test_report_is_self_contained(seed_report):
         assert set(re.findall(r"url\(([^)]*)\)", html)) <= {f"#{n}-{p}" for n in OVERVIEW_CHARTS | AGENCY_CHARTS
                                                             for p in ("hatch", "dots", "grey")}, page.name
         assert html.count("<svg") == html.count('role="img"') == html.count("data-chart=") > 0, page.name
-
-
-def test_key_chart_is_the_backlog_trend_as_a_standalone_svg(seed_report, settings, warehouse):
-    from lapor.report import key_chart_png_or_svg
-    from lapor.warehouse import connect
-
-    with connect(warehouse) as conn:
-        svg = key_chart_png_or_svg(conn, settings, SEED_DATE)
-    root = ET.fromstring(svg)
-    assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    assert root.get("data-chart") == "backlog-trend" and root.get("role") == "img"
-    assert "Jawa Timur" in root.get("aria-label") and "27 Mei 2021" in root.get("aria-label")
-    assert len(root.findall("{http://www.w3.org/2000/svg}path")) == 2 and int(root.get("width")) > 0
 
 
 def test_overview_draws_every_chart_without_errors_and_shows_blitar_missing(seed_report, chromium, tmp_path):

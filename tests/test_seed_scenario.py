@@ -4,6 +4,7 @@ sample exports → landing → raw → dbt marts → checks → e-mails caught b
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 
 import psycopg
@@ -106,7 +107,15 @@ def test_digest_to_coordinator_and_message_to_blitar(seed_run):
     assert "Kabupaten Blitar (35.05)" in text
     assert "April 2021" in text
     html = digest.get_body(preferencelist=("html",)).get_content()
-    assert "<svg" in html and "laporan-2021-05-27.html" in html  # the key chart inline, a link to the report
+    assert "laporan-2021-05-27.html" in html   # a link to the report
+    # the key chart as a PNG in the message itself, shown by Content-ID (mail clients drop inline SVG)
+    assert "<svg" not in html
+    cid = re.search(r'<img src="cid:([^"]+)" alt="([^"]+)"', html)
+    assert cid and "Jawa Timur" in cid.group(2)
+    images = [p for p in digest.walk() if p.get_content_type() == "image/png"]
+    assert [p["Content-ID"] for p in images] == [f"<{cid.group(1)}>"]
+    assert images[0].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Grafik tunggakan: Laporan SP4N-LAPOR! belum selesai di Jawa Timur" in text
 
     from lapor.registry import load_registry
 

@@ -329,7 +329,7 @@ def alert(run_date: str | date, settings: Settings | None = None, smtp_url: str 
     import dataclasses
 
     from lapor.alerts import compose_messages, deliver
-    from lapor.report import key_chart_png_or_svg
+    from lapor.alerts.chart import key_chart
     from lapor.warehouse import connect, warehouse_url
 
     settings = settings or Settings.from_env()
@@ -346,11 +346,11 @@ def alert(run_date: str | date, settings: Settings | None = None, smtp_url: str 
             notice = compose_incomplete_notice(settings, incomplete, report_url=report_url)
             return {"run_date": day.isoformat(), "incomplete": True, **deliver(conn, settings, [notice])}
         try:
-            key_chart = key_chart_png_or_svg(conn, settings, day)
+            chart = key_chart(conn, day)
         except Exception:  # the digest goes out without its chart rather than not at all
             log.exception("the key chart for the digest could not be drawn")
-            key_chart = None
-        messages = compose_messages(conn, settings, day, report_url=report_url, key_chart=key_chart)
+            chart = None
+        messages = compose_messages(conn, settings, day, report_url=report_url, key_chart=chart)
         return {"run_date": day.isoformat(), **deliver(conn, settings, messages)}
 
 

@@ -54,6 +54,7 @@ class Message:
     run_date: date
     key: str = field(default="")
     fingerprints: list[tuple[str, str]] = field(default_factory=list)   # (check_name, fingerprint) told
+    images: tuple = ()           # lapor.alerts.chart.InlineImage the HTML part shows by Content-ID
 
 
 def fingerprint(check_name: str, facts: dict) -> str:
@@ -79,8 +80,9 @@ def _key(run_date: date, recipient: str, kind: str, payload: object) -> str:
 
 
 def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: date,
-                     report_url: str | None = None, key_chart: str | None = None) -> list[Message]:
-    """The digest (with the report's key chart inline, when given) and the agency messages."""
+                     report_url: str | None = None, key_chart=None) -> list[Message]:
+    """The digest (with the backlog chart, a lapor.alerts.chart.InlineImage, when given) and
+    the agency messages."""
     rows = conn.execute(
         """select r.check_name, r.agency_code, a.agency_name, a.admin_email, r.severity, r.details, r.facts,
                   exists (select 1 from quality.check_results p
@@ -144,7 +146,8 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
             _key(run_date, settings.coordinator_email, "digest",
                  [ordered and [(a["agency_code"], [(f["check_name"], f["details"]) for f in a["findings"]])
                                for a in ordered], sorted(errors), suite_failures,
-                  [(w["file"], w["reason_code"]) for w in input_warnings]])))
+                  [(w["file"], w["reason_code"]) for w in input_warnings]]),
+            images=(key_chart,) if key_chart else ()))
     for entry in ordered:
         if not entry["admin_email"]:
             continue

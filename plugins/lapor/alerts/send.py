@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from datetime import datetime, timezone
@@ -27,12 +28,18 @@ def one_line(text: str) -> str:
     return " ".join(CONTROL.sub(" ", text).split())
 
 
+# Headers are not folded below the RFC 5322 limit of 998 characters: Python's folding at 78
+# moved a 72-character subject whole onto a continuation line ("Subject:" then " [LAPOR! ..."),
+# which clients that do not unfold it show with a leading space.
+MAIL_POLICY = policy.default.clone(max_line_length=998)
+
+
 def to_email(message: Message, sender: str) -> EmailMessage:
     """The message as MIME. Raises AlertError for a recipient that is not one plain address
     (a header never carries a line break); the subject is put on one line."""
     if not is_plain_address(message.recipient):
         raise AlertError(f"the recipient {message.recipient!r} is not one plain e-mail address")
-    email = EmailMessage()
+    email = EmailMessage(policy=MAIL_POLICY)
     email["From"] = sender
     email["To"] = message.recipient
     email["Subject"] = one_line(message.subject)
@@ -44,6 +51,11 @@ def to_email(message: Message, sender: str) -> EmailMessage:
         email["X-Lapor-Agency"] = message.agency_code
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
+    if message.images:
+        html = email.get_body(("html",))
+        for image in message.images:   # multipart/related: the HTML shows them by Content-ID
+            html.add_related(image.png, maintype="image", subtype="png", cid=f"<{image.content_id}>",
+                             disposition="inline", filename=image.content_id.split("@")[0] + ".png")
     return email
 
 

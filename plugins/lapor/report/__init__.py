@@ -24,7 +24,7 @@ from lapor.settings import Settings
 # Completion rate of regional governments in 2020 (SE Mendagri 490/1921/SJ, 18 March 2021; docs/domain.md).
 NATIONAL_COMPLETION_RATE_2020 = 69.78
 
-__all__ = ["write_report", "report_path", "agency_page_path", "key_chart_png_or_svg", "render"]
+__all__ = ["write_report", "report_path", "agency_page_path", "render"]
 
 
 def report_path(settings: Settings, day: date) -> Path:
@@ -122,10 +122,3 @@ def write_report(conn: psycopg.Connection, settings: Settings, day: date, incomp
     if latest is None or day >= latest:
         _write(settings.reports_dir / "index.html", pages["overview"])
     return path
-
-
-def key_chart_png_or_svg(conn: psycopg.Connection, settings: Settings, day: date) -> str:
-    """The province backlog trend (the overview's key chart) as a standalone SVG document, for
-    the digest e-mail to carry inline."""
-    data = load(conn, day)
-    return _environment().get_template("key_chart.svg.j2").render(data=data, day=day, p=data.province)
