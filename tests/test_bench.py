@@ -71,10 +71,13 @@ def test_table_gives_the_copy_ratio_and_the_targets(bench_run):
 
 
 def test_bench_used_a_database_of_its_own(bench_run, warehouse):
+    _, home = bench_run
     with psycopg.connect(warehouse) as conn:
         assert conn.execute("select 1 from pg_database where datname = 'lapor_bench_tiny'").fetchone()
         with psycopg.connect(warehouse.rsplit("/", 1)[0] + "/lapor_bench_tiny") as bench:
-            assert bench.execute("select count(*) from raw.complaints").fetchone()[0] == 2022
+            manifest = json.loads((home / "bench-manifest.json").read_text())
+            loaded = bench.execute("select count(*) from raw.complaints").fetchone()[0]
+            assert loaded == manifest["rows_day0"] + manifest["rows_day1"] > 2000
 
 
 def test_json_record_next_to_the_table(bench_run):

@@ -47,7 +47,6 @@ def test_the_seeds_are_the_vocabulary():
 
 
 def test_every_consumer_s_status_set_is_the_seed_s():
-    from lapor.dev import bench_data
     from lapor.dev import generate
     from lapor.quality.suites import load_suite
     from lapor.readers.values import STATUSES as READER_STATUSES, normalize_classification, normalize_status
@@ -75,8 +74,6 @@ def test_every_consumer_s_status_set_is_the_seed_s():
     for habit, texts in generate.STATUS_TEXTS.items():
         assert list(texts) == STATUSES, habit
         assert all(normalize_status(text) == code for code, text in texts.items()), habit
-    assert list(bench_data.STATUS_TEXT) == STATUSES
-    assert all(normalize_status(text) == code for code, text in bench_data.STATUS_TEXT.items())
     assert {normalize_classification(t) for t in generate.CLASSIFICATION_TEXTS.values()} == set(CLASSIFICATIONS)
     # dbt: the backlog mart's documented status columns are the open statuses, in order; no macro,
     # model or data test lists the statuses or the open set (they read ref('complaint_statuses'))

@@ -301,3 +301,50 @@ def test_a_small_scale_still_gives_every_agency_some_complaints(tmp_path):
     summary = generate_sample_exports(tmp_path, scale=0.05, start=DEMO_END, end=DEMO_END)
     assert min(summary["complaints"].values()) >= 10
     assert summary["export_days"] == [DEMO_END.isoformat()]
+
+
+# --- the policy settings -------------------------------------------------------------------
+def working_days_of(first: date, last: date, cuti_bersama_is_holiday: bool) -> list[date]:
+    """lapor.calendar's working days (the calendar ref.calendar and dbt's dim_date are built from)."""
+    from lapor.calendar import calendar_rows
+
+    return [d for d, weekend, public, cuti, _ in calendar_rows(first, last)
+            if not (weekend or public or (cuti and cuti_bersama_is_holiday))]
+
+
+@pytest.mark.parametrize("due_day, cuti_is_holiday", [(5, True), (7, True), (5, False)])
+def test_a_report_falls_due_on_the_working_day_the_settings_name(tmp_path, due_day, cuti_is_holiday):
+    """Blitar's April 2021 report is due on the LAPOR_FOLLOWUP_DUE_WORKING_DAY-th working day of
+    May 2021, counted on the calendar with cuti bersama a holiday or not, as the pipeline counts."""
+    import dataclasses
+
+    from lapor.settings import Settings
+
+    settings = dataclasses.replace(Settings.from_env(), followup_due_working_day=due_day,
+                                   cuti_bersama_is_holiday=cuti_is_holiday)
+    summary = generate_sample_exports(tmp_path, scale=0.05, start=DEMO_END, end=DEMO_END, settings=settings)
+    (missing,) = [e for e in summary["exceptions"] if e["kind"] == "followup_report_missing"]
+    expected = working_days_of(date(2021, 5, 1), date(2021, 5, 31), cuti_is_holiday)[due_day - 1]
+    assert (missing["agency_code"], missing["period"], missing["due_date"]) == (BLITAR, "2021-04", expected.isoformat())
+    if (due_day, cuti_is_holiday) == (5, True):
+        assert expected == date(2021, 5, 7)  # the README's 7 May 2021, after the Idul Fitri holidays
+
+
+def test_first_follow_ups_come_within_the_follow_up_limit_the_settings_name():
+    """At a limit of 10 working days the agencies answer later than at 5, and about the same share
+    (the slow ones) is past the limit either way."""
+    from lapor.dev.generate import Policy, _plan, profile_for
+
+    def delays(sla: int) -> list[int]:
+        """Working days from disposition (always a working day) to the first follow-up."""
+        plan = _plan(DEMO_END, Policy(5, sla, True))
+        index = {day: i for i, day in enumerate(plan.national.days)}
+        complaints = plan.simulate("35.07", profile_for("35.07"), 1500, 2021, scenario=True)
+        return [index[c.followups[0].at.date()] - index[c.dispositioned_at.date()]
+                for c in complaints if c.dispositioned_at and c.followups]
+
+    at5, at10 = delays(5), delays(10)
+    late = {sla: sum(d > sla for d in ds) / len(ds) for sla, ds in ((5, at5), (10, at10))}
+    after5 = {sla: sum(d > 5 for d in ds) / len(ds) for sla, ds in ((5, at5), (10, at10))}
+    assert 0.04 < late[5] < 0.2 and abs(late[10] - late[5]) < 0.04, late
+    assert after5[10] > after5[5] + 0.2, after5

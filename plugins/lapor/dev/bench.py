@@ -65,8 +65,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from lapor.dev.bench_data import DAY0, DAY1, MANIFEST, SCALES, Scale
-from lapor.settings import DAGS_DIR, Settings
+from lapor.dev.generate import DAY0, DAY1, MANIFEST, SCALES, Scale
+from lapor.settings import DAGS_DIR, TIMEZONE, Settings
 
 DAG_FILE = DAGS_DIR / "lapor_nightly.py"
 
@@ -205,10 +205,10 @@ def _spawn():
 # --------------------------------------------------------------------------------------
 # The stages (module-level: the spawned child imports them by name)
 # --------------------------------------------------------------------------------------
-def stage_generate(out_dir: str, scale: Scale, seed: int) -> dict:
-    from lapor.dev.bench_data import generate
+def stage_generate(out_dir: str, scale: Scale, seed: int, settings: Settings) -> dict:
+    from lapor.dev.generate import generate
 
-    manifest = generate(Path(out_dir), scale, seed=seed)
+    manifest = generate(Path(out_dir), scale, seed=seed, settings=settings)
     return {"rows": manifest["rows_day0"] + manifest["rows_day1"], "manifest": manifest}
 
 
@@ -284,7 +284,7 @@ def stage_copy(url: str, paths: list[str], indexes: bool) -> dict:
         conn.execute(COPY_TABLE)
         for statement in COPY_INDEXES if indexes else ():
             conn.execute(statement)
-        conn.execute("set timezone = 'Asia/Jakarta'")  # the CSV's times have no zone: WIB
+        conn.execute(f"set timezone = '{TIMEZONE}'")  # the CSV's times have no zone: WIB
         conn.commit()
         statement = f"copy bench_copy.complaints ({', '.join(COPY_COLUMNS)}) from stdin with (format csv, header true)"
         rows = size = 0
@@ -801,13 +801,14 @@ def main(argv: list[str], settings: Settings) -> int:
     runner = Runner(home / "logs" / "bench.log", verbose=not args.quiet, partial=partial)
     say = (lambda text: None) if args.quiet else (lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True))
 
-    from lapor.dev.bench_data import existing
+    from lapor.dev.generate import existing
 
     say(f"scale {scale.name}: {scale.agencies} agencies, {scale.complaints:,} complaints; bench folder {home}")
-    manifest = None if args.regenerate else existing(home, scale, args.seed)
+    manifest = None if args.regenerate else existing(home, scale, args.seed, settings)
     if manifest is None:
         shutil.rmtree(home / "exports", ignore_errors=True)
-        generated = runner.run("generate", stage_generate, out_dir=str(home), scale=scale, seed=args.seed)
+        generated = runner.run("generate", stage_generate, out_dir=str(home), scale=scale, seed=args.seed,
+                               settings=settings)
         manifest = generated.pop("manifest")
         manifest["generate"] = generated  # kept with the files: a later run that reuses them reports it
         (home / MANIFEST).write_text(json.dumps(manifest, indent=1))

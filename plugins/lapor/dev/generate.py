@@ -1,11 +1,20 @@
-"""A deterministic generator of sample drop folders: what 38 agencies would send the coordinator.
+"""The one generator of sample drop folders: what the agencies would send the coordinator.
+
+It writes at a scale: the demo's seed scenario (`generate_sample_exports`: the 38 agencies
+of Jawa Timur with their habits, `scale` multiplying their volumes) or one of the
+benchmark's sizes (`generate` with a `Scale` of `SCALES`: tiny, small, jatim, national).
+Both simulate complaints, render rows and write files with the same code below; the
+benchmark's agencies all write the plain CSV habit, and only the demo has the planned
+exceptions and the follow-up reports.
 
 The scenario (docs/domain.md, "The seed scenario") is the week of the seed article, 24–28 May 2021:
 
 - Every agency holds a complaint history from 1 January 2020. Complaints move through
-  their lifecycle on the Indonesian working-day calendar (`holidays`, public + cuti
-  bersama): verification and disposition within about 3 working days, a first follow-up
-  usually within 5 (a minority later), then completion (mostly) or archiving. Some
+  their lifecycle on the working-day calendar of `lapor.calendar` (the one `ref.calendar`
+  is built from, with cuti bersama a holiday or not as `LAPOR_CUTI_BERSAMA_IS_HOLIDAY`
+  says): verification and disposition within about 3 working days, a first follow-up
+  usually within the follow-up limit (`LAPOR_FOLLOWUP_SLA_WORKING_DAYS`, a minority
+  later), then completion (mostly) or archiving. Some
   complaints are postponed at verification. A share of the 2020 complaints is still open
   at the end (the 2020 backlog the governor asked to clear), more for some agencies.
 - Nightly exports (`<code>/complaints/<D>.<ext>`) for each working day from `start` to
@@ -14,7 +23,8 @@ The scenario (docs/domain.md, "The seed scenario") is the week of the seed artic
   exceptions: Kabupaten Sumenep (35.29) sends nothing on 25 May 2021, and Kota Batu
   (35.79) sends only what was created or changed in the last 7 days on days after `start`.
 - Monthly follow-up reports (`<code>/followup/<M>_<S>.<ext>`) for every month from
-  2020-01 that has ended, due on the 5th working day of the next month. Kabupaten Blitar
+  2020-01 that has ended, due on the working day of the next month that
+  `LAPOR_FOLLOWUP_DUE_WORKING_DAY` names (the 5th by default). Kabupaten Blitar
   (35.05) never sends April 2021 (the only `followup_report_missing` on 27 May 2021);
   Kabupaten Mojokerto (35.16) sends it late, on 25 May 2021; everyone else on time. A few
   agencies were late now and then in 2020; Kota Mojokerto's desk was closed in May 2020,
@@ -25,8 +35,9 @@ The scenario (docs/domain.md, "The seed scenario") is the week of the seed artic
   header aliases and case, date formats, boolean spellings and status texts as the
   contract allows. No row is deliberately broken: the demo comes out clean.
 
-Same arguments, same bytes: every random choice comes from `random.Random` streams seeded
-by (`seed`, agency, purpose), and XLSX files get fixed document and zip timestamps.
+Same arguments and policy settings, same bytes: every random choice comes from
+`random.Random` streams seeded by (`seed`, agency, purpose), and XLSX files get fixed
+document and zip timestamps.
 """
 from __future__ import annotations
 
@@ -38,20 +49,18 @@ import json
 import os
 import random
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import holidays
-
 from lapor import vocabulary
+from lapor.calendar import calendar_rows
 from lapor.registry import Agency, load_registry
-from lapor.settings import DEFAULT_REGISTRY
+from lapor.settings import DEFAULT_REGISTRY, Settings
 
 DEMO_START = date(2021, 5, 24)
 DEMO_END = date(2021, 5, 28)
 HISTORY_START = date(2020, 1, 1)
-FOLLOWUP_DUE_WORKING_DAY = 5
 MIN_COMPLAINTS = 12
 
 # The seed scenario and the other planned exceptions.
@@ -72,19 +81,14 @@ _MONTHS_ID = ["", "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli"
 # Working days
 # --------------------------------------------------------------------------------------
 class WorkingDays:
-    """Mon–Fri minus Indonesian public holidays and cuti bersama (and any extra closed days)."""
+    """The working days of `lapor.calendar` (Mon–Fri minus public holidays, minus cuti bersama
+    when the policy makes it a holiday), minus any extra closed days of one agency."""
 
-    def __init__(self, first: date, last: date, closed: frozenset[date] = frozenset()):
-        years = list(range(first.year, last.year + 1))
-        off = set(holidays.country_holidays("ID", years=years, categories=("public", "government")).keys())
-        days = []
-        day = first
-        while day <= last:
-            if day.weekday() < 5 and day not in off and day not in closed:
-                days.append(day)
-            day += timedelta(days=1)
-        self.days = days
-        self._set = frozenset(days)
+    def __init__(self, first: date, last: date, closed: frozenset[date] = frozenset(), *,
+                 cuti_bersama_is_holiday: bool = True):
+        self.days = [day for day, weekend, public, cuti, _ in calendar_rows(first, last)
+                     if not (weekend or public or (cuti and cuti_bersama_is_holiday)) and day not in closed]
+        self._set = frozenset(self.days)
 
     def is_working(self, day: date) -> bool:
         return day in self._set
@@ -100,10 +104,10 @@ class WorkingDays:
         return self.days[bisect.bisect_left(self.days, first):bisect.bisect_right(self.days, last)]
 
 
-def followup_due_date(cal: WorkingDays, period: date) -> date:
-    """Month M's report is due on the 5th working day of month M+1."""
+def followup_due_date(cal: WorkingDays, period: date, due_working_day: int) -> date:
+    """Month M's report is due on the `due_working_day`-th working day of month M+1."""
     nxt = _next_month(period)
-    return cal.nth_of_month(nxt.year, nxt.month, FOLLOWUP_DUE_WORKING_DAY)
+    return cal.nth_of_month(nxt.year, nxt.month, due_working_day)
 
 
 def _next_month(month: date) -> date:
@@ -561,7 +565,7 @@ def _person(rng: random.Random) -> tuple[str, str, str]:
 
 
 def _simulate_agency(code: str, profile: Profile, n: int, seed: int, cal: WorkingDays,
-                     days: list[date], cum: list[float]) -> list[Complaint]:
+                     days: list[date], cum: list[float], sla: int) -> list[Complaint]:
     rng = random.Random(f"{seed}/{code}/complaints")
     officer_rng = random.Random(f"{seed}/{code}/officers")
     officers = sorted({f"{officer_rng.choice(FIRST_NAMES)} {officer_rng.choice(LAST_NAMES)}" for _ in range(3)})
@@ -592,14 +596,16 @@ def _simulate_agency(code: str, profile: Profile, n: int, seed: int, cal: Workin
             email=email, extra=rng.choice(INTERNAL_NOTES) if profile.extra == "Keterangan Internal"
             else (f"Kecamatan {fill['kec']}" if profile.extra else ""),
         )
-        _lifecycle(complaint, profile, opd, rng.choice(officers), cal, rng)
+        _lifecycle(complaint, profile, opd, rng.choice(officers), cal, rng, sla)
         complaint.finish()
         complaints.append(complaint)
     return complaints
 
 
 def _lifecycle(c: Complaint, profile: Profile, opd: str, officer: str, cal: WorkingDays,
-               rng: random.Random) -> None:
+               rng: random.Random, sla: int) -> None:
+    """The complaint's life; a first follow-up comes within the follow-up limit `sla` (working
+    days after disposition) unless the agency is slow this time (`profile.slow_followup`)."""
     stuck_rate = profile.backlog if c.submitted_at.year <= 2020 else profile.backlog / 2
     stuck = rng.random() < stuck_rate
     k = rng.choices([0, 1, 2, 3, 4, 5, 6, 8, 10], [26, 30, 18, 10, 5, 4, 3, 2, 2])[0]
@@ -618,9 +624,9 @@ def _lifecycle(c: Complaint, profile: Profile, opd: str, officer: str, cal: Work
     if awaiting_forever:
         return
     if rng.random() < profile.slow_followup:
-        k = rng.randint(6, 15)
-    else:
-        k = rng.choices([0, 1, 2, 3, 4, 5], [14, 28, 22, 16, 11, 9])[0]
+        k = rng.randint(sla + 1, sla + 10)
+    else:  # six steps from the same day to the limit (at the default limit of 5: 0, 1, ..., 5)
+        k = round(rng.choices(range(6), [14, 28, 22, 16, 11, 9])[0] * sla / 5)
     at = _office_after(cal, verified, k, rng)
     c.followups.append(FollowUp(at, rng.choice(FIRST_FOLLOWUPS).format(opd=opd), "in_progress", officer))
     if stuck:  # in progress for good: a few more follow-ups, never closed
@@ -828,15 +834,85 @@ def _put(path: Path, data: bytes, stats: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The generator
+# What every agency's simulation shares
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Policy:
+    """The policy settings the generated data follows (`lapor.settings.Settings` holds their
+    defaults and reads them from the environment), so the pipeline judges it by the same rules."""
+    followup_due_working_day: int
+    followup_sla_working_days: int
+    cuti_bersama_is_holiday: bool
+
+    @classmethod
+    def of(cls, settings: Settings | None = None) -> "Policy":
+        settings = settings or Settings.from_env()
+        return cls(settings.followup_due_working_day, settings.followup_sla_working_days,
+                   settings.cuti_bersama_is_holiday)
+
+
+class _Plan:
+    """The calendar, the days complaints are submitted on (weighted) and the policy."""
+
+    def __init__(self, end: date, policy: Policy):
+        self.policy = policy
+        self.first_day, self.last_day = date(HISTORY_START.year - 1, 12, 1), date(end.year + 3, 12, 31)
+        self.national = WorkingDays(self.first_day, self.last_day,
+                                    cuti_bersama_is_holiday=policy.cuti_bersama_is_holiday)
+        self.sub_days, self.cum = _submission_days(self.national, end)
+
+    def simulate(self, code: str, profile: Profile, n: int, seed: int, *, scenario: bool) -> list[Complaint]:
+        """`n` complaints of one agency with their lifecycle (the scenario's quiet month included)."""
+        cal = self.national
+        if scenario and code == QUIET_MONTH[0]:
+            month = QUIET_MONTH[1]
+            closed = {month + timedelta(days=i) for i in range((_next_month(month) - month).days)}
+            cal = WorkingDays(self.first_day, self.last_day, frozenset(closed),
+                              cuti_bersama_is_holiday=self.policy.cuti_bersama_is_holiday)
+        return _simulate_agency(code, profile, n, seed, cal, self.sub_days, self.cum,
+                                self.policy.followup_sla_working_days)
+
+
+@functools.lru_cache(maxsize=4)
+def _plan(end: date, policy: Policy) -> _Plan:
+    return _Plan(end, policy)
+
+
+def _export_rows(renderer: "_Renderer", complaints: list[Complaint], submitted_days: list[date], day: date,
+                 incremental_days: int | None = None) -> list[list]:
+    """The rows of the agency's complaints export of `day`: every complaint submitted by then in
+    its state of that day, or (incremental) only those created or changed in the last days."""
+    held = complaints[:bisect.bisect_right(submitted_days, day)]
+    if incremental_days:
+        since = day - timedelta(days=incremental_days)
+        held = [c for c in held if c.events[c.known(day) - 1].date() > since]
+    if renderer.profile.newest_first:
+        held = held[::-1]
+    return [renderer.complaint_row(c, day) for c in held]
+
+
+def _write_export(out_dir: Path, renderer: "_Renderer", rows: list[list], day: date, stats: dict) -> Path:
+    agency, profile = renderer.agency, renderer.profile
+    titles = ["Rekap Laporan SP4N-LAPOR!", agency.agency_name,
+              f"Posisi data: {day.day} {_MONTHS_ID[day.month]} {day.year}"]
+    data = renderer.encode(renderer.complaint_header, rows, titles, datetime.combine(day, time(23, 30)))
+    path = out_dir / agency.agency_code / "complaints" / f"{day.isoformat()}.{profile.ext}"
+    _put(path, data, stats)
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# The demo: the seed scenario
 # --------------------------------------------------------------------------------------
 def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = None, start: date = DEMO_START,
-                            end: date = DEMO_END, scale: float = 1.0, seed: int = 2021) -> dict:
+                            end: date = DEMO_END, scale: float = 1.0, seed: int = 2021,
+                            settings: Settings | None = None) -> dict:
     """Write the sample drop folder under `out_dir` and return what was written and planned.
 
     The summary holds the export days, file counts per kind and format, complaints per
     agency, the 2020 complaints still open at `end` per agency, the agencies' formats and
-    the planned exceptions (missing/late/incremental exports and reports).
+    the planned exceptions (missing/late/incremental exports and reports). The policy
+    (follow-up limit and due day, cuti bersama) is `settings`', else the environment's.
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
@@ -846,21 +922,15 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
     if agencies is None:
         agencies = load_registry(DEFAULT_REGISTRY)
     agencies = sorted(agencies, key=lambda a: a.agency_code)
-    first_day, last_day = date(HISTORY_START.year - 1, 12, 1), date(end.year + 3, 12, 31)
-    national = WorkingDays(first_day, last_day)
-    sub_days, cum = _submission_days(national, end)
+    plan = _plan(end, Policy.of(settings))
+    national = plan.national
 
     profiles = {a.agency_code: profile_for(a.agency_code) for a in agencies}
     by_agency: dict[str, list[Complaint]] = {}
     for agency in agencies:
         code, profile = agency.agency_code, profiles[agency.agency_code]
-        cal = national
-        if code == QUIET_MONTH[0]:
-            month = QUIET_MONTH[1]
-            closed = {month + timedelta(days=i) for i in range((_next_month(month) - month).days)}
-            cal = WorkingDays(first_day, last_day, frozenset(closed))
         n = max(MIN_COMPLAINTS, round(profile.volume * scale))
-        by_agency[code] = _simulate_agency(code, profile, n, seed, cal, sub_days, cum)
+        by_agency[code] = plan.simulate(code, profile, n, seed, scenario=True)
     _assign_tracking_ids(by_agency, seed, scale)
 
     export_days = national.between(start, end)
@@ -884,17 +954,9 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
                 exceptions.append({"agency_code": code, "kind": "export_missing", "date": day.isoformat(),
                                    "detail": "no complaints export delivered for this working day"})
                 continue
-            held = complaints[:bisect.bisect_right(submitted_days, day)]
-            if code == INCREMENTAL_EXPORT and day > start:
-                since = day - timedelta(days=INCREMENTAL_DAYS)
-                held = [c for c in held if c.events[c.known(day) - 1].date() > since]
-            if profile.newest_first:
-                held = held[::-1]
-            rows = [renderer.complaint_row(c, day) for c in held]
-            titles = ["Rekap Laporan SP4N-LAPOR!", agency.agency_name,
-                      f"Posisi data: {day.day} {_MONTHS_ID[day.month]} {day.year}"]
-            data = renderer.encode(renderer.complaint_header, rows, titles, datetime.combine(day, time(23, 30)))
-            _put(out_dir / code / "complaints" / f"{day.isoformat()}.{profile.ext}", data, stats)
+            incremental = INCREMENTAL_DAYS if code == INCREMENTAL_EXPORT and day > start else None
+            rows = _export_rows(renderer, complaints, submitted_days, day, incremental)
+            _write_export(out_dir, renderer, rows, day, stats)
             files["complaints"] += 1
             formats_count[profile.fmt] += 1
         if code == INCREMENTAL_EXPORT and len(export_days) > 1:
@@ -911,7 +973,7 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
         rng = random.Random(f"{seed}/{code}/reports")
         month = HISTORY_START.replace(day=1)
         while _next_month(month) <= end:
-            due = followup_due_date(national, month)
+            due = followup_due_date(national, month, plan.policy.followup_due_working_day)
             nxt = _next_month(month)
             window = national.between(nxt, due)
             on_time = rng.choices(window, weights=range(1, len(window) + 1))[0]
@@ -983,3 +1045,154 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
         "exceptions": exceptions,
         "late_followup_reports_2020": late_reports,
     }
+
+
+# --------------------------------------------------------------------------------------
+# The benchmark's scales
+# --------------------------------------------------------------------------------------
+DAY0 = date(2021, 5, 24)   # the full history export (Monday)
+DAY1 = date(2021, 5, 25)   # the "one more day" export (Tuesday, a working day)
+SCALE_MIN_COMPLAINTS = 20
+MANIFEST = "bench-manifest.json"
+GENERATOR_VERSION = 2
+# The benchmark's one habit: a CSV that PostgreSQL's plain COPY reads as the readers do (ISO
+# times without a zone, read as WIB; booleans Y/N; LAPOR!'s status labels; the agency code).
+PLAIN_CSV = Profile(with_code=True, bools=("Y", "N"), backlog=0.05)
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    agencies: int
+    complaints: int      # complaints of history, spread over the agencies
+    repeat: int          # the benchmark's default repetitions
+    note: str = ""
+
+
+SCALES: dict[str, Scale] = {
+    "tiny": Scale("tiny", 3, 2_000, 1, "for the test suite"),
+    "small": Scale("small", 38, 20_000, 3, "about a minute"),
+    "jatim": Scale("jatim", 38, 300_000, 1, "Jawa Timur, about 300 thousand complaints of history"),
+    "national": Scale("national", 700, 10_000_000, 1, "700 agencies, 10 million complaints"),
+}
+
+
+def registry_rows(scale: Scale) -> list[dict]:
+    """The agencies of a scale: Jawa Timur's for up to 38, synthetic 91.01… beyond."""
+    from lapor.registry import COLUMNS
+
+    if scale.agencies <= 38:
+        agencies = load_registry(DEFAULT_REGISTRY)[:scale.agencies]
+        return [dict(zip(COLUMNS, ["" if v is None else str(v) for v in a.as_row()])) for a in agencies]
+    rows = []
+    for i in range(scale.agencies):
+        prefix, number = 91 + i // 99, i % 99 + 1
+        code = f"{prefix}.{number:02d}"
+        rows.append({"agency_code": code, "agency_name": f"Instansi Sintetis {code}",
+                     "agency_type": "kabupaten" if number % 5 else "kota",
+                     "sk_number": f"188/{i + 1}/KPTS/{prefix}{number:02d}/2020", "sk_date": "2020-06-01",
+                     "admin_email": f"admin.lapor.{prefix}{number:02d}@bench.example", "source": "folder",
+                     "source_url": ""})
+    return rows
+
+
+def write_registry(scale: Scale, path: Path) -> list[str]:
+    from lapor.registry import COLUMNS
+
+    rows = registry_rows(scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return [r["agency_code"] for r in rows]
+
+
+def agency_volumes(scale: Scale, codes: list[str], seed: int) -> dict[str, int]:
+    """Complaints per agency: Zipf-like (weight 1/rank^0.8), ranks shuffled by seed."""
+    ranks = list(range(1, len(codes) + 1))
+    random.Random(f"{seed}/ranks").shuffle(ranks)
+    weights = [r ** -0.8 for r in ranks]
+    total = sum(weights)
+    volumes = [max(SCALE_MIN_COMPLAINTS, round(scale.complaints * w / total)) for w in weights]
+    # make the total exact: the largest agency absorbs the rounding
+    biggest = max(range(len(codes)), key=volumes.__getitem__)
+    volumes[biggest] += scale.complaints - sum(volumes)
+    return dict(zip(codes, volumes))
+
+
+def _scaled_agency(task: tuple) -> dict:
+    """One agency of a scale: its D0 export (its `n` complaints, submitted from 1 January 2020
+    to D0, in their state of D0) and its D1 export (only what changed on D1, as Kota Batu sends
+    in the demo); returns rows and bytes of each."""
+    out_dir, agency, n, first_id, seed, policy = task
+    complaints = _plan(DAY0, policy).simulate(agency.agency_code, PLAIN_CSV, n, seed, scenario=False)
+    for c in complaints:  # one block of ids per agency, in order of submission
+        c.tracking_id = first_id + c.seq
+    renderer = _Renderer(agency, PLAIN_CSV)
+    submitted_days = [c.submitted_at.date() for c in complaints]
+    stats = {"written": 0, "unchanged": 0}
+    out = {"agency_code": agency.agency_code}
+    for key, day, incremental in (("day0", DAY0, None), ("day1", DAY1, 1)):
+        rows = _export_rows(renderer, complaints, submitted_days, day, incremental)
+        path = _write_export(Path(out_dir), renderer, rows, day, stats)
+        out[f"rows_{key}"], out[f"bytes_{key}"] = len(rows), path.stat().st_size
+    return out
+
+
+def generate(out_dir: Path, scale: Scale, *, seed: int = 2021, processes: int | None = None,
+             settings: Settings | None = None) -> dict:
+    """Write a scale's registry and the D0/D1 exports of every agency; returns the manifest.
+
+    Agencies are written in parallel (one process per CPU) from a scale of 50,000 complaints.
+    """
+    import multiprocessing
+
+    out_dir = Path(out_dir)
+    exports = out_dir / "exports"
+    registry = out_dir / "registry.csv"
+    write_registry(scale, registry)
+    agencies = load_registry(registry)
+    policy = Policy.of(settings)
+    volumes = agency_volumes(scale, [a.agency_code for a in agencies], seed)
+    tasks, next_id = [], 10_000_000
+    for agency in agencies:
+        n = volumes[agency.agency_code]
+        tasks.append((str(exports), agency, n, next_id, seed, policy))
+        next_id += n + 10
+    tasks.sort(key=lambda t: -t[2])  # largest first: the pool finishes together
+    processes = processes or min(os.cpu_count() or 1, len(tasks))
+    if processes > 1 and scale.complaints >= 50_000:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            results = list(pool.imap_unordered(_scaled_agency, tasks))
+    else:
+        results = [_scaled_agency(t) for t in tasks]
+    results.sort(key=lambda r: r["agency_code"])
+    manifest = {
+        "generator_version": GENERATOR_VERSION, "scale": asdict(scale), "seed": seed, "policy": asdict(policy),
+        "day0": DAY0.isoformat(), "day1": DAY1.isoformat(), "registry": str(registry), "exports": str(exports),
+        "rows_day0": sum(r["rows_day0"] for r in results), "rows_day1": sum(r["rows_day1"] for r in results),
+        "bytes_day0": sum(r["bytes_day0"] for r in results), "bytes_day1": sum(r["bytes_day1"] for r in results),
+        "agencies": results,
+    }
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def existing(out_dir: Path, scale: Scale, seed: int = 2021, settings: Settings | None = None) -> dict | None:
+    """The manifest of an earlier generation of the same scale, seed and policy, if its files are all there."""
+    path = Path(out_dir) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if (manifest.get("generator_version") != GENERATOR_VERSION or manifest.get("scale") != asdict(scale)
+            or manifest.get("seed") != seed or manifest.get("policy") != asdict(Policy.of(settings))):
+        return None
+    exports = Path(manifest["exports"])
+    for a in manifest["agencies"]:
+        for day, key in ((DAY0, "bytes_day0"), (DAY1, "bytes_day1")):
+            f = exports / a["agency_code"] / "complaints" / f"{day}.csv"
+            if not f.is_file() or f.stat().st_size != a[key]:
+                return None
+    return manifest
