@@ -11,9 +11,10 @@ from datetime import date, timedelta
 import holidays
 import psycopg
 
+from lapor.settings import TIMEZONE
+
 FIRST_DAY = date(2019, 1, 1)
 LAST_DAY = date(2030, 12, 31)
-TIMEZONE = "Asia/Jakarta"
 
 
 class RunDateError(ValueError):
@@ -21,7 +22,7 @@ class RunDateError(ValueError):
 
 
 def today_wib() -> date:
-    """Today's date in WIB (Asia/Jakarta), whatever the machine's time zone."""
+    """Today's date in WIB (`settings.TIMEZONE`), whatever the machine's time zone."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 

@@ -12,8 +12,9 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from lapor import vocabulary
+from lapor.settings import TIMEZONE
 
-WIB = ZoneInfo("Asia/Jakarta")
+WIB = ZoneInfo(TIMEZONE)
 
 Cell = str | date | datetime | None
 
@@ -182,7 +183,7 @@ def _at(year: int, month: int, day: int, hh: str | None, mm: str | None, ss: str
 
 
 def parse_datetime(value: Cell) -> datetime | None:
-    """A timezone-aware datetime in Asia/Jakarta; None for an empty cell.
+    """A timezone-aware datetime in WIB (`settings.TIMEZONE`); None for an empty cell.
 
     Reads ISO 8601 (zone optional), DD/MM/YYYY and DD-MM-YYYY with an optional HH:MM or
     HH:MM:SS, and day-month-year with Indonesian (or English) month names, full or
