@@ -327,7 +327,7 @@ def test_a_report_falls_due_on_the_working_day_the_settings_name(tmp_path, due_d
     expected = working_days_of(date(2021, 5, 1), date(2021, 5, 31), cuti_is_holiday)[due_day - 1]
     assert (missing["agency_code"], missing["period"], missing["due_date"]) == (BLITAR, "2021-04", expected.isoformat())
     if (due_day, cuti_is_holiday) == (5, True):
-        assert expected == date(2021, 5, 7)  # the README's 7 May 2021, after the Idul Fitri holidays
+        assert expected == date(2021, 5, 7)  # the README's 7 May 2021
 
 
 def test_first_follow_ups_come_within_the_follow_up_limit_the_settings_name():
