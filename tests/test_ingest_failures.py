@@ -92,15 +92,17 @@ def test_a_limit_setting_names_the_variable_when_it_is_wrong(monkeypatch):
         Limits.from_env()
 
 
-def test_reasons_never_quote_more_than_80_characters_of_a_cell(tmp_path):
-    from lapor.readers import read_complaints
+def test_reasons_never_quote_more_than_80_characters_of_a_cell(agency):
+    from lapor import pipeline
 
-    path = tmp_path / "x.csv"
-    path.write_text(HEADER + "3001,\"" + "<b>" * 1000 + "\r\nline\",2021-05-20,J\n")
-    [reject] = list(read_complaints(path, agency_code="35.05", export_day=D))
-    assert reject.reason_code == "unknown_status"
-    quoted = reject.reason.split("'")[1]
-    assert len(quoted) == 80 and quoted.endswith("…") and "\n" not in reject.reason
+    settings, url, folder = agency
+    (folder / f"complaints/{D}.csv").write_text(HEADER + "3001,\"" + "<b>" * 1000 + "\r\nline\",2021-05-20,J\n")
+    pipeline.prepare(D, settings)
+    pipeline.ingest_agency(D, "35.05", settings=settings)
+    [(reason_code, reason)] = _rows(url, "select reason_code, reason from quality.rejected_rows")
+    assert reason_code == "unknown_status"
+    quoted = reason.split("'")[1]
+    assert len(quoted) == 80 and quoted.endswith("…") and "\n" not in reason
 
 
 def test_the_run_summary_names_the_drop_folder_warnings(agency, capsys):

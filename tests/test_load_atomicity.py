@@ -107,9 +107,10 @@ from pathlib import Path
 import psycopg
 from lapor import load
 from lapor.landing import land
+from lapor.load import complaints
 from lapor.settings import Settings
 from lapor.sources.folder import SourceFile
-load.FAST_PATH = sys.argv[3] == "fast"
+complaints.FAST_PATH = sys.argv[3] == "fast"
 settings = dataclasses.replace(Settings.from_env(), home=Path(sys.argv[2]))
 path = Path(sys.argv[1])
 day = date(2021, 5, 24)

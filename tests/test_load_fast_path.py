@@ -1,12 +1,13 @@
-"""The loader's two ways of reading a complaints CSV give the same warehouse.
+"""The loader's two ways of getting a complaints CSV's text into SQL give the same warehouse.
 
-`load_complaints` COPYs a well-formed UTF-8 CSV as it is and types, checks and rejects its
-rows in SQL (the fast path); any other file is read by the Python readers. Every file here
-is loaded both ways into the same fresh database, and everything the load writes is
-compared: the rows of raw.complaints (every column, `original` and `extra` included), the
-rejected rows with their lines, reasons and original rows, the batch, the tracking ids
-recorded as retracted, and the result. A loaded row keeps `original` only where typing lost
-a non-blank cell (an unreadable optional date or boolean, a classification that does not read).
+`load_complaints` COPYs a well-formed UTF-8 CSV as it is (the fast path); any other file is
+decoded by the Python readers and its text rows COPYed in. Either way the one set of SQL
+statements types, checks and rejects the rows. Every file here is loaded both ways into the
+same fresh database, and everything the load writes is compared: the rows of raw.complaints
+(every column, `original` and `extra` included), the rejected rows with their lines, reasons
+and original rows, the batch, the tracking ids recorded as retracted, and the result. A loaded
+row keeps `original` only where typing lost a non-blank cell (an unreadable optional date or
+boolean, a classification that does not read).
 """
 from __future__ import annotations
 
@@ -120,10 +121,11 @@ def _clear(url: str) -> None:
 def _load(settings, url: str, path: Path, fast: bool, monkeypatch) -> tuple[dict, dict, list[str]]:
     from lapor import load
     from lapor.landing import land
+    from lapor.load import complaints
     from lapor.sources.folder import SourceFile
 
     taken: list[str] = []
-    python_path = getattr(load._load_complaints_python, "__wrapped__", load._load_complaints_python)
+    python_path = getattr(complaints._copy_decoded, "__wrapped__", complaints._copy_decoded)
 
     def spy(*args, **kwargs):
         taken.append("python")
@@ -131,8 +133,8 @@ def _load(settings, url: str, path: Path, fast: bool, monkeypatch) -> tuple[dict
 
     spy.__wrapped__ = python_path
 
-    monkeypatch.setattr(load, "FAST_PATH", fast)
-    monkeypatch.setattr(load, "_load_complaints_python", spy)
+    monkeypatch.setattr(complaints, "FAST_PATH", fast)
+    monkeypatch.setattr(complaints, "_copy_decoded", spy)
     target = settings.exports_dir / AGENCY / "complaints" / f"{DAY.isoformat()}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(path.read_bytes())
@@ -248,3 +250,20 @@ def test_quote_check_counts_the_line_breaks_in_cells_at_any_chunk_size(tmp_path)
         expected = _expected_lines(data)
         for chunk in (1, 2, 3, 5, 7, 64, 1 << 20):
             assert _fed_lines(data, chunk, len(expected)) == expected, (data[:60], chunk)
+
+
+def test_many_odd_texts_are_read_through_a_table_with_the_same_result(scratch, tmp_path, monkeypatch) -> None:
+    """More distinct texts for the Python readings than a statement holds (dates in odd forms,
+    tracking ids with a dot, statuses...): they are read in batches into a table, same warehouse."""
+    from lapor.load import complaint_values
+
+    settings, url, _ = scratch
+    files = tmp_path / "files"
+    files.mkdir()
+    for path in (_tricky(files / "tricky.csv"), CORPUS / "row_rejects.csv", CORPUS / "date_formats.csv"):
+        expected = _load(settings, url, path, True, monkeypatch)[:2]
+        monkeypatch.setattr(complaint_values, "MAX_MAPPED", 2)
+        monkeypatch.setattr(complaint_values, "_BATCH", 3)
+        for fast in (True, False):
+            assert _load(settings, url, path, fast, monkeypatch)[:2] == expected, (path.name, fast)
+        monkeypatch.undo()

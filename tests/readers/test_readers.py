@@ -1,6 +1,10 @@
-"""The pure readers (`lapor.readers`) against the hand-made corpus in `corpus/`.
+"""The readers (`lapor.readers`) against the hand-made corpus in `corpus/`.
 
-Binary and byte-exact corpus files are written by `corpus/make_corpus.py`.
+Binary and byte-exact corpus files are written by `corpus/make_corpus.py`. The readers decode
+a complaints export into text rows; the loader types and checks them in SQL (the one place
+the row rules live), so the complaint rows and rejects here are read back from the warehouse
+after a load (`complaints()`), each loaded row with its cells as the readers decoded them
+(`original`).
 """
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 
-from lapor.readers import FileRejected, Reject, read_complaints, read_followups
+from lapor.readers import FileRejected, Reject, TextRow, read_complaints, read_followups
 from lapor.readers import sources
 from lapor.readers.columns import COMPLAINTS, FOLLOWUPS, header_key
 from lapor.readers.values import (
@@ -43,8 +48,62 @@ def wib(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=WIB)
 
 
-def complaints(name: str, *, agency_code: str = AGENCY, export_day: date = EXPORT_DAY) -> list:
-    return list(read_complaints(CORPUS / name, agency_code=agency_code, export_day=export_day))
+_LOADED = ("line", "tracking_id", "status", "status_text", "submitted_at", "dispositioned_at", "first_followup_at",
+           "closed_at", "last_activity_at", "title", "content", "category", "channel", "reporter_name",
+           "reporter_phone", "reporter_email", "classification", "is_confidential", "is_anonymous", "is_supervisory",
+           "extra", "original")
+_WAREHOUSE: dict = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warehouse(scratch_module):
+    _WAREHOUSE["scratch"] = scratch_module
+    yield
+    _WAREHOUSE.clear()
+
+
+def decoded(path: Path) -> dict[int, dict]:
+    """{line: the record as the readers decoded it (header name -> text)}."""
+    items = read_complaints(path)
+    header = next(items, None)
+    return {row.line: {**dict(zip(header.names, row.cells)), **(row.overflow or {})}
+            for row in items if isinstance(row, TextRow)}
+
+
+def complaints(name: str, *, agency_code: str = AGENCY, export_day: date = EXPORT_DAY,
+               path: Path | None = None) -> list:
+    """The file loaded into a fresh batch: its rows as raw.complaints holds them (each with
+    `original`, the row as decoded) and its rejects, in line order."""
+    from lapor.landing import land
+    from lapor.load import load_complaints
+    from lapor.sources.folder import SourceFile
+
+    path = path or CORPUS / name
+    as_read = decoded(path)  # a file rejected whole raises FileRejected here
+    settings, url, _ = _WAREHOUSE["scratch"]
+    relpath = f"{agency_code}/complaints/{export_day.isoformat()}{path.suffix}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("raw.complaints", "raw.complaint_batches", "raw.landed_files", "quality.rejected_rows",
+                      "quality.rejected_files", "quality.input_warnings"):
+            conn.execute(f"delete from {table}")
+        source = SourceFile("complaints", agency_code, relpath, path, export_day, None)
+        result = load_complaints(conn, land(source, settings.landing_dir), export_day)
+        assert result.outcome == "loaded", result
+        rows = conn.execute(f"select {', '.join(_LOADED)} from raw.complaints").fetchall()
+        rejects = conn.execute("select line, tracking_id, reason_code, reason, original from quality.rejected_rows "
+                               "order by line").fetchall()
+    items: list = [Reject(*r) for r in rejects]
+    for values in rows:
+        row = dict(zip(_LOADED, values))
+        for column in ("submitted_at", "dispositioned_at", "first_followup_at", "closed_at", "last_activity_at"):
+            if row[column] is not None:
+                row[column] = row[column].astimezone(WIB)
+        row["extra"] = row["extra"] or {}
+        if row["original"] is not None:  # kept where typing lost a cell: the row as decoded
+            assert row["original"] == as_read[row["line"]]
+        row["original"] = as_read[row["line"]]
+        items.append(row)
+    return sorted(items, key=lambda item: item.line if isinstance(item, Reject) else item["line"])
 
 
 def followups(name: str, *, submitted_on: date = SUBMITTED_ON) -> list:
@@ -78,9 +137,11 @@ def test_readers_are_generators() -> None:
 
 # --- CSV ----------------------------------------------------------------------------
 
-def test_csv_utf8_every_field_and_duplicates_kept() -> None:
+def test_csv_utf8_every_field_and_one_duplicate_loaded() -> None:
+    # the same id twice: the readers decode both records; the loader keeps the later activity
+    assert [line for line, row in decoded(CORPUS / "utf8.csv").items() if row["ID Laporan"] == "3007399"] == [6, 7]
     items = complaints("utf8.csv")
-    assert rejects_of(items) == []
+    assert rejects_of(items) == [(6, "3007399", "duplicate_tracking_id")]
     rows = rows_of(items)
     assert all(set(row) == COMPLAINT_KEYS for row in rows)
     assert rows[0] == complaint(
@@ -99,13 +160,14 @@ def test_csv_utf8_every_field_and_duplicates_kept() -> None:
     assert rows[1]["original"]["Judul"] == "  Lampu PJU mati  "
     assert rows[1]["channel"] is None
     assert [row["classification"] for row in rows] == [
-        "pengaduan", "aspirasi", "permintaan_informasi", "permintaan_informasi", "lainnya", None,
+        "pengaduan", "aspirasi", "permintaan_informasi", "permintaan_informasi", None,
     ]
     assert [row["status"] for row in rows] == [
-        "completed", "unverified", "in_progress", "postponed", "archived", "completed",
+        "completed", "unverified", "in_progress", "postponed", "completed",
     ]
-    # the same id twice: both rows come out; the loader decides
-    assert [(row["line"], row["tracking_id"]) for row in rows[-2:]] == [(6, "3007399"), (7, "3007399")]
+    assert [(row["line"], row["tracking_id"]) for row in rows[-1:]] == [(7, "3007399")]
+    assert items[4].reason == ("Tracking id 3007399 appears more than once in this file; the row at line 7, "
+                               "with the latest activity, was loaded instead.")
     assert rows[0]["submitted_at"].tzinfo is not None
 
 
@@ -153,13 +215,14 @@ def test_csv_quoted_fields_keep_delimiters_and_line_breaks_and_lines_are_physica
 def test_csv_last_line_without_newline(tmp_path: Path) -> None:
     path = tmp_path / "no_final_newline.csv"
     path.write_bytes(b"ID Laporan,Status,Tanggal Laporan\r\n1,Selesai,2021-05-01\r\n2,Proses,2021-05-02")
-    rows = list(read_complaints(path, agency_code=AGENCY, export_day=EXPORT_DAY))
+    rows = complaints(path.name, path=path)
     assert [(r["line"], r["tracking_id"], r["status"]) for r in rows] == [(2, "1", "completed"), (3, "2", "in_progress")]
 
 
 def test_csv_unclosed_quote_rejects_the_file_instead_of_swallowing_rows() -> None:
-    rows = read_complaints(CORPUS / "unclosed_quote.csv", agency_code=AGENCY, export_day=EXPORT_DAY)
-    assert next(rows)["tracking_id"] == "1"
+    rows = read_complaints(CORPUS / "unclosed_quote.csv")
+    header = next(rows)
+    assert next(rows).cells[header.index["tracking_id"]] == "1"
     with pytest.raises(FileRejected) as caught:
         next(rows)
     assert caught.value.reason_code == "unreadable_file"
@@ -518,7 +581,7 @@ def test_agency_and_export_day_come_from_the_arguments() -> None:
     ],
 )
 def test_file_reason_codes_before_any_row(name: str, reason_code: str) -> None:
-    rows = read_complaints(CORPUS / name, agency_code=AGENCY, export_day=EXPORT_DAY)
+    rows = read_complaints(CORPUS / name)
     with pytest.raises(FileRejected) as caught:
         next(rows)
     assert caught.value.reason_code == reason_code
@@ -603,8 +666,8 @@ def test_csv_is_streamed(tmp_path: Path) -> None:
     tracemalloc.start()
     try:
         count = 0
-        for item in read_complaints(path, agency_code=AGENCY, export_day=EXPORT_DAY):
-            count += 1
+        for item in read_complaints(path):
+            count += isinstance(item, TextRow)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

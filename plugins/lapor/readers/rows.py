@@ -1,30 +1,17 @@
-"""Canonical rows from table rows: typed values, and the row checks of docs/inputs.md."""
+"""Rows of a file: complaints as text (`read_complaints`, typed and checked by the loader in\nSQL), follow-up reports typed and checked here (`read_followups`, docs/inputs.md)."""
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Iterator
 
-from .columns import COMPLAINT_DATES, COMPLAINTS, FOLLOWUPS, HeaderMap, Schema
+from .columns import COMPLAINTS, FOLLOWUPS, HeaderMap, Schema
 from .limits import CONTROL, SHOWN_CHARS, control_name, visible
 from .model import Note, Reject
 from .sources import has_typed_cells, iter_table
-from .values import (
-    Cell,
-    UnreadableValue,
-    clean_text,
-    clean_tracking_id,
-    is_blank,
-    normalize_classification,
-    normalize_status,
-    parse_bool,
-    parse_datetime,
-    same_code,
-)
-
-_TEXT_COLUMNS = ("title", "content", "category", "channel", "reporter_name", "reporter_phone", "reporter_email")
-_BOOL_COLUMNS = ("is_confidential", "is_anonymous", "is_supervisory")
+from .values import Cell, UnreadableValue, clean_text, clean_tracking_id, parse_datetime
 
 
 def _as_text(cell: Cell) -> str | None:
@@ -38,6 +25,17 @@ def _shown(cell: Cell) -> str:
     """A cell as quoted in a reason: stripped, line breaks as U+FFFD, at most SHOWN_CHARS."""
     text = _as_text(cell)
     return "" if text is None else visible(text.strip(), SHOWN_CHARS)
+
+
+@dataclass
+class TextRow:
+    """One record of a file as text, ready to COPY: `cells` in header order, exactly as many as
+    the header has (None where the record has no cell, or JSON a null), spreadsheet dates as
+    ISO text; the cells beyond the header in `overflow` (`column_<n>` -> text), else None."""
+
+    line: int
+    cells: list[str | None]
+    overflow: dict[str, str | None] | None = None
 
 
 class _Table:
@@ -75,6 +73,14 @@ class _Table:
                     key += "'"
                 row[key] = texts[i]
         return row
+
+    def text_row(self, line: int, cells: list[Cell]) -> TextRow:
+        width, count = self.width, len(cells)
+        texts = [_as_text(c) for c in cells] if self.typed else cells
+        if count <= width:
+            return TextRow(line, texts + [None] * (width - count))
+        original = self.original(cells)
+        return TextRow(line, texts[:width], {k: original[k] for k in list(original)[width:]})
 
     def extras(self, original: dict[str, str | None]) -> dict[str, str | None]:
         extra = {name: original[name] for name, _ in self.extra}
@@ -118,119 +124,37 @@ def _control_reject(table: _Table, line: int, cells: list[Cell]) -> Reject | Non
                   "which is not text; the row is not loaded.", original)
 
 
-def read_complaints(path: Path, *, agency_code: str, export_day: date) -> Iterator[dict | Reject]:
-    """Canonical complaint rows, and a `Reject` for each row that cannot load.
+def read_complaints(path: Path) -> Iterator[HeaderMap | TextRow | Reject | Note]:
+    """A complaints export decoded into text: its `HeaderMap` first, then a `TextRow` for each
+    record (a `Reject` for one holding a control character) and any `Note`.
 
-    Raises `FileRejected` when the file cannot be read as a complaints export at all:
-    on the first `next()`, before any row, for a bad header or an unreadable file; a CSV
-    that turns out broken further down (a quoted field never closed) raises it after
-    the rows before the break, so treat one file's rows as one batch.
+    Nothing here types a value or checks a row: the loader does, once, in SQL
+    (`lapor.load.complaint_sql`), for every format alike. Raises `FileRejected` when the file
+    cannot be read as a complaints export at all: on the first `next()`, before any row, for a
+    bad header or an unreadable file; a CSV that turns out broken further down (a quoted field
+    never closed) raises it after the rows before the break, so treat one file's rows as one batch.
     """
-    build = None
-    for item in _table_rows(path, COMPLAINTS):
-        if isinstance(item, Note):
-            yield item
-            continue
-        table, line, cells = item
-        if build is None:
-            build = _ComplaintBuilder(table, agency_code, export_day)
-        yield _control_reject(table, line, cells) or build(line, cells)
-
-
-class _ComplaintBuilder:
-    def __init__(self, table: _Table, agency_code: str, export_day: date) -> None:
-        self.table = table
-        self.agency_code = agency_code
-        self.export_day = export_day
-        self.p_tracking = table.pos("tracking_id")
-        self.p_status = table.pos("status")
-        self.p_agency = table.pos("agency_code")
-        self.p_classification = table.pos("classification")
-        self.dates = [(c, table.pos(c)) for c in COMPLAINT_DATES]
-        self.texts = [(c, table.pos(c)) for c in _TEXT_COLUMNS]
-        self.bools = [(c, table.pos(c)) for c in _BOOL_COLUMNS]
-
-    def __call__(self, line: int, cells: list[Cell]) -> dict | Reject:
-        table = self.table
-        original = table.original(cells)
-        cells.append(None)  # position -1: an absent column
-
-        tracking_id = clean_tracking_id(cells[self.p_tracking])
-        if tracking_id is None:
-            return Reject(line, None, "missing_tracking_id",
-                          f"The tracking id column '{table.name('tracking_id')}' is empty.", original)
-
-        status_cell = cells[self.p_status]
-        status = normalize_status(status_cell)
-        if status is None:
-            if is_blank(status_cell):
-                reason = f"Status column '{table.name('status')}' is empty; every complaint needs a LAPOR! status."
-            else:
-                reason = f"Status '{_shown(status_cell)}' is not a known LAPOR! status."
-            return Reject(line, tracking_id, "unknown_status", reason, original)
-
-        dates: dict[str, datetime | None] = {}
-        for column, position in self.dates:
-            value = cells[position]
-            try:
-                dates[column] = parse_datetime(value)
-            except UnreadableValue:
-                if column == "submitted_at":
-                    return Reject(line, tracking_id, "unreadable_date",
-                                  f"Submission date '{_shown(value)}' in column '{table.name(column)}' "
-                                  "is not a readable date.", original)
-                dates[column] = None  # an optional date: left empty, the raw layer keeps the text
-        submitted = dates["submitted_at"]
-        if submitted is None:
-            return Reject(line, tracking_id, "unreadable_date",
-                          f"Submission date column '{table.name('submitted_at')}' is empty; it is required.",
-                          original)
-
-        row_agency = clean_text(cells[self.p_agency])
-        if row_agency is not None and not same_code(row_agency, self.agency_code):
-            return Reject(line, tracking_id, "wrong_agency",
-                          f"Agency code '{visible(row_agency, SHOWN_CHARS)}' in column '{table.name('agency_code')}' "
-                          f"is not {self.agency_code}, the agency whose folder holds the file.", original)
-
-        export_day = self.export_day
-        for column, position in self.dates:
-            value = dates[column]
-            if value is not None and value.date() > export_day:
-                return Reject(line, tracking_id, "date_after_export_day",
-                              f"Date '{_shown(cells[position])}' in column '{table.name(column)}' "
-                              f"is later than the export day {export_day.isoformat()}.", original)
-
-        closed = dates["closed_at"]
-        if closed is not None and closed < submitted:
-            return Reject(line, tracking_id, "closed_before_submitted",
-                          f"Closing date '{_shown(cells[table.pos('closed_at')])}' in column "
-                          f"'{table.name('closed_at')}' is earlier than the submission date "
-                          f"'{_shown(cells[table.pos('submitted_at')])}' "
-                          f"in column '{table.name('submitted_at')}'.",
-                          original)
-
-        row: dict = {
-            "line": line,
-            "tracking_id": tracking_id,
-            "status": status,
-            "status_text": clean_text(status_cell),
-            **dates,
-        }
-        for column, position in self.texts:
-            row[column] = clean_text(cells[position])
-        row["classification"] = normalize_classification(cells[self.p_classification])
-        for column, position in self.bools:
-            row[column] = parse_bool(cells[position])
-        row["extra"] = table.extras(original)
-        row["original"] = original
-        return row
+    path = Path(path)
+    items = iter_table(path, COMPLAINTS)
+    with closing(items):
+        header = next(items, None)  # the header is checked here, before any row is read
+        if header is None:
+            return
+        yield header  # type: ignore[misc]
+        table = _Table(header, typed=has_typed_cells(path))  # type: ignore[arg-type]
+        for item in items:
+            if isinstance(item, Note):
+                yield item
+                continue
+            line, cells = item  # type: ignore[misc]
+            yield _control_reject(table, line, cells) or table.text_row(line, cells)
 
 
 def read_followups(path: Path, *, agency_code: str, submitted_on: date) -> Iterator[dict | Reject]:
     """Canonical follow-up report rows, and a `Reject` for each row that cannot load.
 
-    `FileRejected` is raised as in `read_complaints`. `agency_code` is accepted for symmetry with `read_complaints`; follow-up reports have
-    no agency column to check. A report with a header and no rows yields nothing.
+    `FileRejected` is raised as in `read_complaints`. `agency_code` is accepted for symmetry
+    with the complaints loader; follow-up reports have no agency column to check. A report with a header and no rows yields nothing.
     """
     for item in _table_rows(path, FOLLOWUPS):
         if isinstance(item, Note):
