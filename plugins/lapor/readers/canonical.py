@@ -1,9 +1,10 @@
-"""When a CSV can skip the Python row readers: PostgreSQL's COPY parses it exactly as they would.
+"""When a CSV can skip the readers' decoding: PostgreSQL's COPY parses it exactly as they would.
 
-The loader's fast path (`lapor.load`) sends a complaints CSV's bytes straight to
-`COPY … (FORMAT csv)` and types, checks and rejects the rows in SQL. That is only right
-when PostgreSQL splits the file into the same records and cells as `sources._csv_table`
-(Python's `csv` module). This module decides that, without a database:
+The loader (`lapor.load.complaints`) types, checks and rejects a complaints export's rows in
+SQL, from text. A CSV's text can get there two ways: its bytes straight through
+`COPY … (FORMAT csv)` (the fast path), or the rows `sources._csv_table` (Python's `csv`
+module) decodes. The first is only right when PostgreSQL splits the file into the same
+records and cells as the second. This module decides that, without a database:
 
 - `plan_csv(path, schema)` reads the header line and says how to COPY the file (delimiter,
   BOM, header map), or None when the header is anything but a plain first line.
@@ -11,13 +12,13 @@ when PostgreSQL splits the file into the same records and cells as `sources._csv
   mean the same to both parsers: every field either has no `"` at all, or is wholly
   quoted (`"…"`, inner quotes doubled) and ends at a delimiter or a line end. A stray quote
   (`5 inch"`, `ab"c`, `"a"b`) makes PostgreSQL re-enter quoted mode where Python reads a
-  literal quote, so such a file is read the Python way. It also refuses the end-of-data
+  literal quote, so the readers decode such a file. It also refuses the end-of-data
   marker `\\.` anywhere, which COPY would take for the end of the file.
 
 Everything else that could make the two disagree makes COPY fail (a row with too few or
 too many cells, a blank line, bytes that are not UTF-8, a NUL, an unclosed quote, mixed
-line ends), and the loader then reads the file the Python way. Files the fast path takes
-are read with the same rules: tests compare the two paths on the corpus.
+line ends), and the loader then has the readers decode the file. Tests compare the two ways
+on the corpus (tests/test_load_fast_path.py).
 """
 from __future__ import annotations
 
@@ -158,7 +159,7 @@ class QuoteCheck:
         if not self.ok or not chunk:
             return
         if CONTROL_BYTES.search(chunk):
-            self.ok = False  # a control character: the Python readers reject its row
+            self.ok = False  # a control character: the readers reject its row
             return
         if b"\\." in chunk or (self.previous == 0x5C and chunk[0] == 0x2E):
             self.ok = False  # COPY's end-of-data marker, or text that could be it
