@@ -19,6 +19,7 @@ from psycopg import sql
 from lapor.readers.canonical import PY_WHITESPACE
 from lapor.readers.columns import COMPLAINT_DATES, HeaderMap
 from lapor.readers.limits import SHOWN_CHARS, visible
+from lapor.readers.model import missing_tracking_id
 from lapor.readers.values import WIB
 
 from .complaint_values import UNREADABLE, ValueMaps, read_values
@@ -200,7 +201,7 @@ class ComplaintQuery:
                    offset 0
                ) s""").format(
             after_code=after_code, closed_code=closed_code,
-            missing=_lit(f"The tracking id column '{self.name('tracking_id')}' is empty."),
+            missing=_lit(missing_tracking_id(self.name("tracking_id"))),
             status_reason=self.mapped("status_reason", "status"),
             sub_a=_lit("Submission date '"), sub_shown=self.shown("submitted_at"),
             sub_b=_lit(f"' in column '{self.name('submitted_at')}' is not a readable date."),

@@ -21,6 +21,14 @@ FILE_REASON_CODES = (
     # anything else that went wrong while the file was landed or loaded (the task log has the error)
     "load_failed",
 )
+
+
+def missing_tracking_id(column: str) -> str:
+    """The reason of `missing_tracking_id`, for a complaint (the loader's SQL) and a follow-up
+    row (the reader) alike; `column` as quoted (at most SHOWN_CHARS characters)."""
+    return f"The tracking id column '{column}' is empty."
+
+
 # Recorded in quality.input_warnings: the file (or folder) was read or skipped, and someone should look.
 WARNING_CODES = ("mixed_encoding", "unregistered_folder", "misnamed_file", "unexpected_entry")
 

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from .columns import COMPLAINTS, FOLLOWUPS, HeaderMap, Schema
 from .limits import CONTROL, SHOWN_CHARS, control_name, visible
-from .model import Note, Reject
+from .model import Note, Reject, missing_tracking_id
 from .sources import has_typed_cells, iter_table
 from .values import Cell, UnreadableValue, clean_text, clean_tracking_id, parse_datetime
 
@@ -171,7 +171,7 @@ def _followup(table: _Table, line: int, cells: list[Cell], submitted_on: date) -
     tracking_id = clean_tracking_id(cells[table.pos("tracking_id")])
     if tracking_id is None:
         return Reject(line, None, "missing_tracking_id",
-                      f"The tracking id column '{table.name('tracking_id')}' is empty.", original)
+                      missing_tracking_id(table.name("tracking_id")), original)
 
     value = cells[table.pos("followup_at")]
     try:
