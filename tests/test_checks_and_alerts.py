@@ -109,6 +109,15 @@ def test_each_check_flags_exactly_the_agency_made_to_fail_it(crafted):
     assert "unreadable_file" in details["export_unreadable"]
 
 
+def test_followup_overdue_flags_what_the_mart_marks_breached_and_not_followed_up(crafted):
+    """One definition of the follow-up limit (marts.fct_complaint_followup_due): on the last day
+    the check flags exactly the open complaints fct_complaints marks breached without a follow-up."""
+    from test_followup_rules import breached_not_followed_up, overdue_flagged
+
+    _, url, _ = crafted
+    assert set(overdue_flagged(url, D)) == breached_not_followed_up(url) == {"3000002"}
+
+
 def test_digest_and_agency_messages_reach_the_right_people(crafted):
     settings, url, mailbox = crafted
     assert len(mailbox.messages) == 5

@@ -45,7 +45,12 @@ completed_intervals as (
 ),
 
 reports as (
-    select agency_code, period, due_date, submitted_on from {{ ref('fct_followup_reports') }}
+    select agency_code, period, due_date from {{ ref('fct_followup_reports') }}
+),
+
+report_statuses as (
+    select agency_code, period, report_status, valid_from, valid_to
+    from {{ ref('fct_followup_report_status') }}
 ),
 
 pieces as (
@@ -87,16 +92,22 @@ report_spans as (
 report_days as (
     select
         report_spans.agency_code,
+    -- the days of each span, with the month's status on each (fct_followup_report_status)
         days.as_of_date::date as as_of_date,
-        case
-            when report_spans.submitted_on <= report_spans.due_date then 'on_time'
-            when report_spans.submitted_on <= days.as_of_date::date then 'late'
-            when days.as_of_date::date > report_spans.due_date then 'missing'
-            else 'not_due'
-        end as followup_report_status
+        report_statuses.report_status as followup_report_status
     from report_spans
     cross join lateral generate_series(
-        report_spans.due_date::timestamp, report_spans.latest_due_until::timestamp, interval '1 day'
+        greatest(report_spans.due_date, report_statuses.valid_from)::timestamp,
+        (case
+            when report_statuses.valid_to is null then report_spans.latest_due_until
+            else least(report_spans.latest_due_until, report_statuses.valid_to - 1)
+        end)::timestamp,
+        interval '1 day'
+    inner join report_statuses
+        on report_spans.agency_code = report_statuses.agency_code
+        and report_spans.period = report_statuses.period
+        and report_statuses.valid_from <= report_spans.latest_due_until
+        and (report_statuses.valid_to is null or report_statuses.valid_to > report_spans.due_date)
     ) as days (as_of_date)
 ),
 

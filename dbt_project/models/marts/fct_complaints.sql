@@ -24,7 +24,8 @@ measured as (
         {{ working_days_between('submitted_at', 'closed_at') }} as working_days_to_close,
         -- the agency's clock starts at disposition, or at submission when there is none
         {{ working_days_between('coalesce(dispositioned_at, submitted_at)', 'closed_at') }} as working_days_to_settle,
-        {{ working_days_between_dates(wib_date('dispositioned_at'), 'last_seen_on') }} as working_days_disposition_to_last_seen,
+        -- the follow-up limit (macros/followup_due.sql): late from this day on
+        {{ followup_late_from(wib_date('dispositioned_at')) }} as followup_late_from,
         {{ settle_limit_working_days('classification', 'is_supervisory') }} as settle_limit_working_days
     from complaints
 )
@@ -71,9 +72,9 @@ select
     ---------- service levels
     case
         when dispositioned_at is null then false
-        when first_followup_at is not null
-            then working_days_to_first_followup > {{ var('followup_sla_working_days') }}
-        else working_days_disposition_to_last_seen > {{ var('followup_sla_working_days') }}
+        -- no followup_late_from: it lies beyond the calendar, so nothing is late yet
+        when first_followup_at is not null then coalesce({{ wib_date('first_followup_at') }} >= followup_late_from, false)
+        else coalesce(last_seen_on >= followup_late_from, false)
     end as followup_sla_breached,
     working_days_to_settle <= settle_limit_working_days as closed_within_sla
 from measured

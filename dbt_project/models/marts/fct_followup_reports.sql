@@ -1,4 +1,5 @@
--- Every expected monthly follow-up report per agency, and its status at the horizon.
+-- Every expected monthly follow-up report per agency, and its status at the horizon
+-- (the status of each day is fct_followup_report_status).
 -- A later submission for the same month replaces the content, not the first submission
 -- date; a report with no rows counts as submitted; a file rejected whole does not.
 with
@@ -31,14 +32,14 @@ select
     submissions.submitted_on,
     submissions.last_submitted_on,
     coalesce(submissions.submissions, 0) as submissions,
-    case
-        when submissions.submitted_on <= periods.due_date then 'on_time'
-        when submissions.submitted_on is not null then 'late'
-        when horizon.horizon_date > periods.due_date then 'missing'
-        else 'not_due'
-    end as report_status
+    status.report_status
 from periods
 cross join horizon
 left join submissions
     on periods.agency_code = submissions.agency_code
     and periods.period = submissions.period
+left join {{ ref('fct_followup_report_status') }} as status
+    on periods.agency_code = status.agency_code
+    and periods.period = status.period
+    and status.valid_from <= horizon.horizon_date
+    and (status.valid_to is null or status.valid_to > horizon.horizon_date)

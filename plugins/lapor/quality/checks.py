@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
+from lapor.formatting import month_label
 from lapor.settings import EXPECTATIONS_DIR, Settings
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SUITE_FILE = EXPECTATIONS_DIR / "coordinator_checks.json"
-MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-             "Oktober", "November", "Desember"]
 
 
 @dataclass(frozen=True)
@@ -40,23 +39,22 @@ class Finding:
 Query = Callable[[psycopg.Connection, date, Settings], dict[str, Finding]]
 
 
-def month_label(period: date) -> str:
-    return f"{MONTHS_ID[period.month - 1]} {period.year}"
-
-
 def _agencies(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in conn.execute("select agency_code from ref.agencies order by agency_code")]
 
 
+def _as_of(alias: str) -> str:
+    """The rows of an interval model (valid_from, valid_to exclusive) that hold on %(d)s."""
+    return f"{alias}.valid_from <= %(d)s and ({alias}.valid_to is null or {alias}.valid_to > %(d)s)"
+
+
 def followup_report_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    """The months whose report is `missing` on D (marts.fct_followup_report_status)."""
     rows = conn.execute(
-        """select p.agency_code, p.period, p.due_date
-           from intermediate.int_followup_periods p
-           where p.due_date < %(d)s
-             and not exists (select 1 from raw.followup_reports r
-                             where r.agency_code = p.agency_code and r.period = p.period
-                               and r.submitted_on <= %(d)s and r.status = 'loaded')
-           order by p.agency_code, p.period""",
+        f"""select s.agency_code, s.period, s.due_date
+            from marts.fct_followup_report_status s
+            where s.report_status = 'missing' and {_as_of('s')}
+            order by s.agency_code, s.period""",
         {"d": day},
     ).fetchall()
     missing: dict[str, list[tuple[date, date]]] = {}
@@ -72,16 +70,11 @@ def followup_report_missing(conn: psycopg.Connection, day: date, settings: Setti
 
 
 def followup_report_late(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    """The months whose report became `late` on D: the first report arrived on D, after the due date."""
     rows = conn.execute(
-        """with firsts as (
-               select agency_code, period, min(submitted_on) as first_submitted
-               from raw.followup_reports where submitted_on <= %(d)s and status = 'loaded' group by 1, 2)
-           select p.agency_code, p.period, p.due_date, f.first_submitted,
-                  (select count(*) from marts.dim_date dd
-                   where dd.date_day > p.due_date and dd.date_day <= f.first_submitted and dd.is_working_day) as days_late
-           from intermediate.int_followup_periods p
-           join firsts f using (agency_code, period)
-           where f.first_submitted = %(d)s and f.first_submitted > p.due_date
+        """select s.agency_code, s.period, s.due_date, s.submitted_on, s.working_days_late
+           from marts.fct_followup_report_status s
+           where s.report_status = 'late' and s.valid_from = %(d)s
            order by 1, 2""",
         {"d": day},
     ).fetchall()
@@ -98,30 +91,27 @@ def followup_report_late(conn: psycopg.Connection, day: date, settings: Settings
 
 
 def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
-    limit = settings.followup_sla_working_days
+    """The complaints overdue on D (marts.fct_complaint_followup_due: the follow-up limit is
+    defined there, once); the working days since disposition are dim_date's index of D minus
+    the disposition day's."""
     rows = conn.execute(
-        """select c.agency_code, c.tracking_id, c.dispositioned_at,
-                  d_run.working_day_index - d_disp.working_day_index as working_days,
+        """select c.agency_code, c.tracking_id, c.dispositioned_on, c.followup_limit_working_days,
+                  d.working_day_index - c.dispositioned_working_day_index as working_days,
                   (select r.title from raw.complaints r where r.tracking_id = c.tracking_id
                    order by r.export_day desc limit 1) as title
-           from marts.fct_complaints c
-           join marts.dim_date d_disp on d_disp.date_day = (c.dispositioned_at at time zone 'Asia/Jakarta')::date
-           join marts.dim_date d_run on d_run.date_day = %(d)s
-           where c.dispositioned_at is not null
-             and (c.dispositioned_at at time zone 'Asia/Jakarta')::date <= %(d)s
-             and (c.first_followup_at is null or (c.first_followup_at at time zone 'Asia/Jakarta')::date > %(d)s)
-             and (c.closed_at is null or (c.closed_at at time zone 'Asia/Jakarta')::date > %(d)s)
-             and (c.is_open or c.closed_at is not null)
-             and d_run.working_day_index - d_disp.working_day_index > %(limit)s
+           from marts.fct_complaint_followup_due c
+           join marts.dim_date d on d.date_day = %(d)s
+           where c.overdue_from <= %(d)s and (c.overdue_until is null or c.overdue_until > %(d)s)
            order by c.agency_code, working_days desc, c.tracking_id""",
-        {"d": day, "limit": limit},
+        {"d": day},
     ).fetchall()
     grouped: dict[str, list[tuple]] = {}
-    for agency, tracking_id, disp, wd, title in rows:
-        grouped.setdefault(agency, []).append((tracking_id, disp, wd, title))
+    for agency, tracking_id, disp, limit, wd, title in rows:
+        grouped.setdefault(agency, []).append((tracking_id, disp, wd, title, limit))
     out = {}
     for agency, cases in grouped.items():
         oldest = cases[0]
+        limit = oldest[4]
         out[agency] = Finding(
             True,
             f"{len(cases)} complaint(s) without follow-up more than {limit} working days after disposition; "
@@ -129,7 +119,7 @@ def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) ->
             {"count": len(cases), "limit": limit,
              "oldest": {"tracking_id": oldest[0], "working_days": oldest[2]},
              "cases": [{"tracking_id": t, "dispositioned_on": f"{d:%Y-%m-%d}", "working_days": w,
-                        "working_days_late": w - limit, "title": title} for t, d, w, title in cases]},
+                        "working_days_late": w - lim, "title": title} for t, d, w, title, lim in cases]},
         )
     return out
 

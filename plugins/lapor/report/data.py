@@ -11,10 +11,11 @@ from datetime import date, timedelta
 
 import psycopg
 
+from lapor.formatting import severity_rank
+
 TREND_DAYS = 90
 GRID_MONTHS = 12
 CHANGE_WINDOWS = (30, 90)
-SEVERITY_RANK = {"error": 0, "high": 1, "medium": 2, "low": 3}
 BACKLOG_COUNTS = ("open_complaints", "unverified", "awaiting_followup", "in_progress", "postponed",
                   "age_0_5", "age_6_14", "age_15_60", "age_61_plus", "open_from_prior_years")
 
@@ -92,7 +93,7 @@ class ReportData:
     def flagged(self) -> list[Agency]:
         """Agencies with findings on D: most severe first, then most findings, then by code."""
         return sorted((a for a in self.agencies if a.findings), key=lambda a: (
-            min(SEVERITY_RANK.get(f["severity"], 9) for f in a.findings), -len(a.findings), a.code))
+            min(severity_rank(f["severity"]) for f in a.findings), -len(a.findings), a.code))
 
 
 def slug(code: str) -> str:
@@ -134,30 +135,26 @@ def load(conn: psycopg.Connection, day: date) -> ReportData:
         series.setdefault(r["agency_code"], {})[r["as_of_date"]] = (r["open_complaints"], r["open_from_prior_years"])
 
     grid: dict[str, dict[date, dict]] = {}
+    # each month's status on D (marts.fct_followup_report_status); a missing report's working
+    # days late grow with D: D's working_day_index minus the due date's
     for r in _rows(conn, """
-            select f.agency_code, f.period, f.due_date, f.submitted_on,
-                   case when f.submitted_on <= %(d)s and f.submitted_on <= f.due_date then 'on_time'
-                        when f.submitted_on <= %(d)s then 'late'
-                        when %(d)s > f.due_date then 'missing'
-                        else 'not_due' end as status,
-                   (select count(*) from marts.dim_date dd
-                    where dd.is_working_day and dd.date_day > f.due_date
-                      and dd.date_day <= least(coalesce(f.submitted_on, %(d)s), %(d)s))::int as working_days_late
-            from marts.fct_followup_reports f
-            where f.period between %(first_period)s and %(last_period)s""", params):
-        if r["submitted_on"] and r["submitted_on"] > day:
-            r["submitted_on"] = None
+            select s.agency_code, s.period, s.due_date, s.submitted_on, s.report_status as status,
+                   coalesce(s.working_days_late, dd.working_day_index - s.due_working_day_index)::int
+                       as working_days_late
+            from marts.fct_followup_report_status s
+            left join marts.dim_date dd on dd.date_day = %(d)s
+            where s.period between %(first_period)s and %(last_period)s
+              and s.valid_from <= %(d)s and (s.valid_to is null or s.valid_to > %(d)s)""", params):
         grid.setdefault(r["agency_code"], {})[r["period"]] = r
 
     findings: dict[str, list[dict]] = {}
     errors: dict[str, dict] = {}
     overdue: dict[str, dict] = {}
-    checks = _rows(conn, """
+    checks = sorted(_rows(conn, """
         select r.agency_code, r.check_name, r.severity, r.details, r.facts
         from quality.check_results r
-        where r.run_date = %(d)s and not r.passed
-        order by case r.severity when 'error' then 0 when 'high' then 1 when 'medium' then 2 else 3 end,
-                 r.agency_code, r.check_name""", params)
+        where r.run_date = %(d)s and not r.passed""", params),
+        key=lambda r: (severity_rank(r["severity"]), r["agency_code"], r["check_name"]))
     checks_ran = bool(conn.execute("select exists (select 1 from quality.check_results where run_date = %(d)s)",
                                    params).fetchone()[0])
     for f in checks:
