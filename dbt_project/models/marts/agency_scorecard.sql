@@ -90,12 +90,17 @@ report_spans as (
 ),
 
 report_days as (
+    -- the days of each span, with the month's status on each (fct_followup_report_status)
     select
         report_spans.agency_code,
-    -- the days of each span, with the month's status on each (fct_followup_report_status)
         days.as_of_date::date as as_of_date,
         report_statuses.report_status as followup_report_status
     from report_spans
+    inner join report_statuses
+        on report_spans.agency_code = report_statuses.agency_code
+        and report_spans.period = report_statuses.period
+        and report_statuses.valid_from <= report_spans.latest_due_until
+        and (report_statuses.valid_to is null or report_statuses.valid_to > report_spans.due_date)
     cross join lateral generate_series(
         greatest(report_spans.due_date, report_statuses.valid_from)::timestamp,
         (case
@@ -103,11 +108,6 @@ report_days as (
             else least(report_spans.latest_due_until, report_statuses.valid_to - 1)
         end)::timestamp,
         interval '1 day'
-    inner join report_statuses
-        on report_spans.agency_code = report_statuses.agency_code
-        and report_spans.period = report_statuses.period
-        and report_statuses.valid_from <= report_spans.latest_due_until
-        and (report_statuses.valid_to is null or report_statuses.valid_to > report_spans.due_date)
     ) as days (as_of_date)
 ),
 
