@@ -39,7 +39,11 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-WIB = "Asia/Jakarta"
+# The DAG's id, schedule, pool and time zone are defined once, in lapor.settings (standard
+# library only: importing it costs a parse nothing), and read by the runner and the tests too.
+from lapor.settings import DAG_ID, DEFAULT_POOL_SLOTS, NIGHTLY_CRON, SOURCES_POOL, TIMEZONE
+
+WIB = TIMEZONE
 SMTP_CONN_ID = "smtp_alerts"
 
 # When the run itself fails, the coordinator's operators hear which task and why. Rendered
@@ -108,7 +112,7 @@ def failure_notice_content(context) -> tuple[str, str, str]:
     else:
         run_date = str(context.get("ds") or "-")
     dag = context.get("dag")
-    values = {"dag_id": getattr(dag, "dag_id", None) or "lapor_nightly", "run_date": run_date,
+    values = {"dag_id": getattr(dag, "dag_id", None) or DAG_ID, "run_date": run_date,
               "tasks": _failed_tasks(context), "reason": context.get("reason") or "-"}
     subject = Environment(autoescape=False).from_string(FAILURE_SUBJECT).render(values)
     html = Environment(autoescape=True).from_string(FAILURE_HTML).render(values)
@@ -204,11 +208,13 @@ def _step(name: str, **kwargs):
 
 
 @dag(
-    dag_id="lapor_nightly",
+    dag_id=DAG_ID,
     description="Nightly SP4N-LAPOR! load, marts, checks and alerts for the 38 kabupaten/kota of Jawa Timur",
     doc_md=__doc__,
-    # Runs at 02:00 WIB for the day that just ended: the data interval of D is D 02:00 → D+1 02:00.
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=WIB),
+    # The run for day D has the logical date D 02:00 WIB and reads D only (never the data
+    # interval). The scheduler starts it at D+1 02:00 with the interval D 02:00 → D+1 02:00; a
+    # run started by hand (`lapor run`, the UI, the REST API) gets D-1 02:00 → D 02:00.
+    schedule=CronDataIntervalTimetable(NIGHTLY_CRON, timezone=WIB),
     start_date=pendulum.datetime(2021, 1, 1, tz=WIB),
     catchup=False,  # history is loaded on purpose with `lapor backfill`, day by day in order
     max_active_runs=1,  # a day's marts build on the days before it
@@ -238,8 +244,9 @@ def lapor_nightly():
         return prepared["agencies"]
 
     # The pool `lapor_sources` bounds how many agencies are fetched and loaded at once across
-    # every run and worker (created by the compose init service; size LAPOR_SOURCES_POOL_SLOTS).
-    @task(pool="lapor_sources", max_active_tis_per_dag=8, retries=2, retry_delay=timedelta(seconds=30))
+    # every run and worker (set at every `lapor run`, and by the compose init service; size
+    # LAPOR_SOURCES_POOL_SLOTS).
+    @task(pool=SOURCES_POOL, max_active_tis_per_dag=DEFAULT_POOL_SLOTS, retries=2, retry_delay=timedelta(seconds=30))
     def ingest_agency(agency_code: str) -> dict:
         from lapor import pipeline
 

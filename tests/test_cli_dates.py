@@ -85,9 +85,9 @@ def test_backfill_refuses_a_start_before_the_calendar(cli):
 
 
 @pytest.mark.parametrize("text, told", [
-    ("2021-02-30", "2021-02-30: that day does not exist (February 2021 has 28 days)"),
-    ("2020-02-30", "2020-02-30: that day does not exist (February 2020 has 29 days)"),
-    ("2021-04-31", "2021-04-31: that day does not exist (April 2021 has 30 days)"),
+    ("2021-02-30", "2021-02-30: 30 February 2021 does not exist (February 2021 has 28 days)"),
+    ("2020-02-30", "2020-02-30: 30 February 2020 does not exist (February 2020 has 29 days)"),
+    ("2021-04-31", "2021-04-31: 31 April 2021 does not exist (April 2021 has 30 days)"),
     ("2021-13-01", "2021-13-01: that day does not exist (there is no month 13)"),
 ])
 def test_a_day_that_does_not_exist_is_named_as_such(cli, text, told):

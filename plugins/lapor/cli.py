@@ -1,15 +1,39 @@
-"""`lapor`: the command-line tool of the pipeline (README, "Commands")."""
+"""`lapor`: the command-line tool of the LAPOR! Jatim nightly pipeline.
+
+Every command reads its settings (LAPOR_HOME, LAPOR_WAREHOUSE_URL, …; README, "Settings")
+from the environment and checks them first: a wrong value stops it with one line naming the
+variable and exit code 2. A mistake in the arguments also exits 2; a run that failed exits 1.
+"""
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from lapor.runner import log_to_file as _quiet_airflow_logs  # noqa: F401  (the name tests and older code use)
 from lapor.settings import Settings, SettingError
+
+EXAMPLES = """\
+examples:
+  lapor demo                                   the sample drop folder and the demo period, end to end
+  lapor run --date 2021-05-27 --exports .lapor/sample-exports
+  lapor backfill --start 2021-05-24 --end 2021-05-28
+  lapor warehouse-url --bi                     the URL a BI tool connects with
+  lapor dbt -- build --select fct_complaints   dbt with the nightly run's profile and --vars
+  eval "$(lapor dbt-env)" && dbt ls            dbt by hand, in this shell
+  lapor psql -- -c 'select count(*) from marts.fct_complaints'
+  lapor generate-sample --out /tmp/drop --scale 0.25
+  lapor bench --scale small
+
+exit codes: 0 done; 1 a run or a step failed (the log says why); 2 a wrong argument or setting.
+"""
+
+
+class UsageError(Exception):
+    """A user's mistake found while a command runs: one line, exit code 2."""
 
 
 _DATE_SHAPE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -30,7 +54,8 @@ def _date(text: str) -> date:
 
         days = monthrange(year, month)[1] if year >= 1 else 31
         raise argparse.ArgumentTypeError(
-            f"{text}: that day does not exist ({month_name[month]} {year:04d} has {days} days)") from None
+            f"{text}: {day} {month_name[month]} {year:04d} does not exist ({month_name[month]} {year:04d} "
+            f"has {days} days)") from None
 
 
 def _run_date(text: str) -> date:
@@ -52,44 +77,40 @@ def _folder(text: str) -> Path:
     return path
 
 
-def _quiet_airflow_logs(settings: Settings) -> Path:
-    """Task logs go to LAPOR_HOME/logs/lapor.log (mode 0600, passwords masked: `SecretsFilter`);
-    the terminal keeps the summary readable."""
-    from lapor.warehouse import SecretsFilter
-
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    log_file = settings.logs_dir / "lapor.log"
-    os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-    log_file.chmod(0o600)
-    handler = logging.FileHandler(log_file)
-    handler.addFilter(SecretsFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    return log_file
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 0.25 or 1)") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: must be a number greater than 0 (e.g. 0.25 or 1)")
+    return value
 
 
-def _run_days(settings: Settings, days: list[date], exports: Path | None, label: str, log_file: Path) -> list:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _output_folder(text: str) -> Path:
+    """A folder that exists or can be made: its nearest existing parent is a writable folder."""
+    path = Path(text).expanduser().resolve()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: {probe} is not writable")
+    return path
 
-    from lapor import runner
 
-    outcomes = []
-    terminal = Console(file=os.fdopen(os.dup(sys.stdout.fileno()), "w"))
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[day]}"), TimeElapsedColumn(), transient=False,
-                  console=terminal) as progress:
-        task = progress.add_task(label, total=len(days), day="")
-        for day in days:
-            progress.update(task, day=day.isoformat())
-            outcome = runner.run_date(settings, day, exports, log_file=log_file)
-            outcomes.append(outcome)
-            if not outcome.ok:
-                progress.console.print(f"[red]{day}: run {outcome.state}; failed: {', '.join(outcome.failed_tasks)}")
-            progress.advance(task)
-    return outcomes
+def _drop_folder(settings: Settings, given: Path | None) -> Path:
+    """--exports, else LAPOR_EXPORTS_DIR; a missing one is a usage error that says what to do."""
+    exports = given or settings.exports_dir
+    if exports.is_dir():
+        return exports
+    sample = settings.home / "sample-exports"
+    hint = "set LAPOR_EXPORTS_DIR or pass --exports DIR"
+    if sample.is_dir() and not os.environ.get("LAPOR_EXPORTS_DIR"):
+        hint = (f"the demo's sample exports are in {sample}: pass --exports {sample} "
+                f"(or set LAPOR_EXPORTS_DIR={sample})")
+    raise UsageError(f"the drop folder {exports} does not exist; {hint}")
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -97,17 +118,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from lapor import runner
+
     if args.end < args.start:
-        print(f"lapor: --end {args.end} is before --start {args.start}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--end {args.end} is before --start {args.start}")
     days = [args.start + timedelta(days=i) for i in range((args.end - args.start).days + 1)]
-    exports = args.exports or settings.exports_dir
-    if not exports.is_dir():
-        print(f"lapor: the drop folder {exports} does not exist (set LAPOR_EXPORTS_DIR or pass --exports)",
-              file=sys.stderr)
-        return 2
-    log_file = _quiet_airflow_logs(settings)
-    outcomes = _run_days(settings, days, exports, "lapor_nightly", log_file)
+    exports = _drop_folder(settings, args.exports)
+    log_file = runner.log_to_file(settings)
+    outcomes = runner.run_days(settings, days, exports, runner.DAG_ID, log_file)
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} run(s) succeeded. Logs: {log_file}")
     _print_input_warnings(settings, days)
@@ -154,21 +172,74 @@ def cmd_warehouse_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dbt_env(args: argparse.Namespace, settings: Settings) -> int:
+    import json
     import shlex
 
-    from lapor.transform import dbt_env
+    from lapor.transform import dbt_env, dbt_paths
     from lapor.warehouse import warehouse_url
 
-    for key, value in dbt_env(warehouse_url(settings)).items():
+    values = {**dbt_env(warehouse_url(settings)), **dbt_paths(settings),
+              "LAPOR_DBT_VARS": json.dumps(settings.dbt_vars())}
+    for key, value in values.items():
         print(f"export {key}={shlex.quote(value)}")
+    print("# then: dbt build --vars \"$LAPOR_DBT_VARS\"   (or simply: lapor dbt -- build)")
     return 0
+
+
+def cmd_dbt(args: argparse.Namespace, settings: Settings) -> int:
+    """dbt with the nightly run's connection, project, profile, target path and --vars."""
+    import subprocess
+
+    from lapor.transform import dbt_args, dbt_env
+    from lapor.warehouse import warehouse_url
+
+    passed = list(args.dbt_args)
+    if passed[:1] == ["--"]:
+        passed = passed[1:]
+    if not passed:
+        raise UsageError("give dbt's arguments after --, e.g. lapor dbt -- build --select fct_complaints")
+    executable = Path(sys.executable).with_name("dbt")
+    program = str(executable if executable.exists() else "dbt")
+    if passed[0].startswith("-"):  # dbt's own options only (--version, --help): no warehouse needed
+        return subprocess.run([program, *passed]).returncode
+    env = {**os.environ, **dbt_env(warehouse_url(settings))}
+    return subprocess.run([program, *dbt_args(passed, settings)], env=env).returncode
+
+
+def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
+    """psql (bundled with the embedded server's binaries) connected to the warehouse."""
+    import subprocess
+
+    from lapor.warehouse import bi_reader_url, warehouse_url
+
+    passed = list(args.psql_args)
+    bi = passed[:1] == ["--bi"]
+    passed = passed[1:] if bi else passed
+    if passed[:1] == ["--"]:
+        passed = passed[1:]
+    elif passed:
+        raise UsageError(f"lapor psql: {passed[0]!r} is not an option of lapor psql (--bi); psql's own "
+                         "arguments go after --, e.g. lapor psql -- -c 'select 1'")
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    url = bi_reader_url(settings) if bi else warehouse_url(settings)
+    return subprocess.run([str(Path(POSTGRES_BIN_PATH) / "psql"), url, *passed]).returncode
 
 
 def cmd_generate_sample(args: argparse.Namespace, settings: Settings) -> int:
     from lapor.dev.generate import generate_sample_exports
 
-    summary = generate_sample_exports(args.out, scale=args.scale)
-    print(f"sample exports written to {args.out}: {summary.get('files', summary)}")
+    try:
+        summary = generate_sample_exports(args.out, scale=args.scale)
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: cannot write there ({exc.strerror or exc})") from exc
+    files = summary.get("files", {})
+    print(f"Sample drop folder written to {args.out}:")
+    print(f"  {len(summary.get('complaints', {}))} agencies, {summary.get('total_complaints', 0):,} complaints; "
+          f"nightly exports {summary.get('start')} to {summary.get('end')}")
+    print(f"  {files.get('total', '?')} files: {files.get('complaints', '?')} complaints exports, "
+          f"{files.get('followup', '?')} follow-up reports")
+    print(f"Next: lapor run --date {summary.get('end')} --exports {args.out}")
     return 0
 
 
@@ -184,65 +255,159 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lapor-jatim")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lapor", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="lapor", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the Python traceback too (e.g. lapor --debug run --date 2021-05-27)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("demo", help="sample exports of all 38 agencies, the nightly DAG over the demo period, a summary")
+    def command(name: str, summary: str, description: str, example: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=f"{description}\n\nexample:\n  {example}",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    run = sub.add_parser("run", help="one nightly run for a logical date, through the Airflow DAG")
-    run.add_argument("--date", type=_run_date, required=True, help="the run date (YYYY-MM-DD)")
-    run.add_argument("--exports", type=_folder, help="drop folder (default LAPOR_EXPORTS_DIR)")
+    command("demo", "the demo: sample exports of all 38 agencies and the nightly DAG over 24-28 May 2021",
+            "Writes the sample drop folder (LAPOR_HOME/sample-exports), runs the nightly DAG for every\n"
+            "day of the demo period and prints the findings and where the results are. Safe to re-run.",
+            "lapor demo")
 
-    backfill = sub.add_parser("backfill", help="one run per date, in order, with a progress bar")
-    backfill.add_argument("--start", type=_run_date, required=True, help="first run date (YYYY-MM-DD)")
-    backfill.add_argument("--end", type=_run_date, required=True, help="last run date (YYYY-MM-DD)")
-    backfill.add_argument("--exports", type=_folder, help="drop folder (default LAPOR_EXPORTS_DIR)")
+    run = command("run", "one nightly run for a date, through the Airflow DAG",
+                  "One nightly run for the date D, through the Airflow DAG (dag.test()). Running a date\n"
+                  "again replaces that date's results. Logs: LAPOR_HOME/logs/lapor.log.",
+                  "lapor run --date 2021-05-27 --exports .lapor/sample-exports")
+    run.add_argument("--date", type=_run_date, required=True, metavar="YYYY-MM-DD",
+                     help="the run date, not after today (WIB), e.g. 2021-05-27")
+    run.add_argument("--exports", type=_folder, metavar="DIR",
+                     help="the drop folder (default LAPOR_EXPORTS_DIR), e.g. .lapor/sample-exports")
 
-    url = sub.add_parser("warehouse-url", help="the connection URL of the warehouse in use")
-    url.add_argument("--bi", action="store_true", help="the read-only URL for BI tools (role bi_reader)")
-    sub.add_parser("warehouse-stop", help="stop the embedded warehouse server")
-    sub.add_parser("dbt-env", help="shell exports to run dbt by hand against the warehouse")
+    backfill = command("backfill", "one run per date, in order, with a progress bar",
+                       "One nightly run per date from --start to --end, in order (each day's marts build\n"
+                       "on the days before it), with a progress bar.",
+                       "lapor backfill --start 2021-05-24 --end 2021-05-28 --exports .lapor/sample-exports")
+    backfill.add_argument("--start", type=_run_date, required=True, metavar="YYYY-MM-DD",
+                          help="the first run date, e.g. 2021-05-24")
+    backfill.add_argument("--end", type=_run_date, required=True, metavar="YYYY-MM-DD",
+                          help="the last run date (not before --start), e.g. 2021-05-28")
+    backfill.add_argument("--exports", type=_folder, metavar="DIR",
+                          help="the drop folder (default LAPOR_EXPORTS_DIR), e.g. .lapor/sample-exports")
 
-    bench = sub.add_parser("bench", help="the benchmark (BENCH_SCALE=small|jatim|national)")
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of the benchmark (see lapor bench --help)")
+    url = command("warehouse-url", "print the connection URL of the warehouse in use",
+                  "Prints the owner's URL of the warehouse (LAPOR_WAREHOUSE_URL, or the embedded one,\n"
+                  "which this starts when it is stopped).",
+                  "psql \"$(lapor warehouse-url)\"")
+    url.add_argument("--bi", action="store_true",
+                     help="the read-only URL for BI tools (role bi_reader, schema marts), e.g. lapor warehouse-url --bi")
+    command("warehouse-stop", "stop the embedded warehouse server",
+            "Stops the embedded PostgreSQL server under LAPOR_HOME/pgdata (the next command that needs\n"
+            "it starts it again). Nothing to do when LAPOR_WAREHOUSE_URL is set.",
+            "lapor warehouse-stop")
+    command("dbt-env", "shell exports to run dbt by hand against the warehouse",
+            "Prints `export` lines: the connection (LAPOR_DBT_*), DBT_PROJECT_DIR, DBT_PROFILES_DIR,\n"
+            "DBT_TARGET_PATH, DBT_LOG_PATH, and LAPOR_DBT_VARS (the --vars of the nightly run).",
+            "eval \"$(lapor dbt-env)\" && dbt build --select fct_complaints --vars \"$LAPOR_DBT_VARS\"")
+    dbt = command("dbt", "run dbt with exactly the nightly run's profile, target path and --vars",
+                  "Runs dbt with the arguments after --, adding the nightly run's --project-dir,\n"
+                  "--profiles-dir, --target-path, --log-path and --vars (LAPOR_FOLLOWUP_*, ...). Exits\n"
+                  "with dbt's exit code.",
+                  "lapor dbt -- build --select fct_complaints")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="-- ARGS",
+                     help="dbt's own arguments, after --, e.g. -- build --full-refresh")
 
-    gen = sub.add_parser("generate-sample", help="write the deterministic sample drop folder")
-    gen.add_argument("--out", type=Path, required=True)
-    gen.add_argument("--scale", type=float, default=1.0)
+    psql = command("psql", "a SQL shell on the warehouse (the bundled psql)",
+                   "Opens psql, bundled with the embedded server, on the warehouse in use (starting the\n"
+                   "embedded one when it is stopped); psql's own arguments go after --.",
+                   "lapor psql -- -c 'select * from marts.agency_scorecard limit 5'")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, metavar="[--bi] [-- ARGS]",
+                      help="--bi: as the read-only role bi_reader; after --, psql's arguments, e.g. -- -c 'select 1'")
+
+    bench = command("bench", "the benchmark: every stage at a named scale (options: lapor bench --help)",
+                    "Generates exports at a scale, runs each stage and prints rows, seconds, rows per second,\n"
+                    "peak memory and the load's ratio to a plain COPY (docs/benchmarks.md).",
+                    "lapor bench --scale small")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="OPTIONS",
+                       help="the benchmark's options, e.g. --scale jatim --repeat 1")
+
+    gen = command("generate-sample", "write the deterministic sample drop folder",
+                  "Writes the sample exports of all 38 agencies (history from January 2020, nightly\n"
+                  "exports 24-28 May 2021, follow-up reports) into a drop folder.",
+                  "lapor generate-sample --out /tmp/drop --scale 0.25")
+    gen.add_argument("--out", type=_output_folder, required=True, metavar="DIR",
+                     help="the folder to write (made if missing), e.g. /tmp/drop")
+    gen.add_argument("--scale", type=_scale, default=1.0, metavar="X",
+                     help="complaint volume relative to the demo's, greater than 0 (default 1), e.g. 0.25")
     return parser
 
 
 COMMANDS = {
     "demo": cmd_demo, "run": cmd_run, "backfill": cmd_backfill, "warehouse-url": cmd_warehouse_url,
-    "warehouse-stop": cmd_warehouse_stop, "dbt-env": cmd_dbt_env, "generate-sample": cmd_generate_sample,
-    "bench": cmd_bench,
+    "warehouse-stop": cmd_warehouse_stop, "dbt-env": cmd_dbt_env, "dbt": cmd_dbt,
+    "generate-sample": cmd_generate_sample, "bench": cmd_bench, "psql": cmd_psql,
 }
+# Commands whose arguments belong to another program: everything after the command is passed on.
+PASSTHROUGH = {"bench", "dbt", "psql"}
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    position = next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
+    if position is not None and argv[position] in PASSTHROUGH:
+        rest = argv[position + 1:]
+        if argv[position] in ("dbt", "psql") and rest in (["-h"], ["--help"]):
+            parser.parse_args([*argv[:position], argv[position], "--help"])  # lapor's own help; exits
+        args = parser.parse_args([*argv[:position], argv[position]])
+        setattr(args, f"{argv[position]}_args", rest)
+        return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parse(argv)
     try:
         settings = Settings.from_env()
         if args.command in {"demo", "run", "backfill"}:
             from lapor.runner import configure_airflow
 
-            configure_airflow(settings)  # before anything imports airflow
+            configure_airflow(settings)  # once, here: before anything imports airflow
         return COMMANDS[args.command](args, settings)
-    except SettingError as exc:
-        print(f"lapor: setting error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a clear line for the operator; the traceback is in the log
-        from lapor.registry import RegistryError
-        from lapor.runner import RunError
-        from lapor.warehouse import WarehouseError
+    except Exception as exc:
+        if args.debug:
+            raise
+        return _report(exc)
 
-        if isinstance(exc, (WarehouseError, RegistryError, RunError)):
-            print(f"lapor: {exc}", file=sys.stderr)
-            return 1
-        raise
+
+def _report(exc: Exception) -> int:
+    """One line for the operator: 2 for a mistake of theirs, 1 for a failure."""
+    from lapor.registry import RegistryError
+    from lapor.runner import RunError
+    from lapor.transform import TransformError
+    from lapor.warehouse import WarehouseError, mask
+
+    if isinstance(exc, SettingError):
+        print(f"lapor: setting error: {exc}", file=sys.stderr)  # its URLs are shown without password
+        return 2
+    if isinstance(exc, UsageError):
+        print(f"lapor: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(exc, (WarehouseError, RegistryError, RunError, TransformError)):
+        print(f"lapor: {mask(str(exc))}", file=sys.stderr)
+        return 1
+    print(f"lapor: unexpected error: {type(exc).__name__}: {mask(str(exc))}\n"
+          "       run the command again with --debug (lapor --debug ...) to see the traceback",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

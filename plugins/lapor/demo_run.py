@@ -78,7 +78,6 @@ def summary_text(settings: Settings, days: list[date]) -> str:
 
 def run_demo(settings: Settings) -> int:
     from lapor import runner
-    from lapor.cli import _quiet_airflow_logs, _run_days
     from lapor.dev.generate import DEMO_END, DEMO_START, generate_sample_exports
     from lapor.warehouse import redact, warehouse_url
 
@@ -88,10 +87,9 @@ def run_demo(settings: Settings) -> int:
     exports = settings.home / "sample-exports"
     generate_sample_exports(exports)
     print(f"sample exports of all 38 agencies: {exports}")
-    log_file = _quiet_airflow_logs(settings)
-    runner.configure_airflow(settings)
+    log_file = runner.log_to_file(settings)
     days = [DEMO_START + timedelta(days=i) for i in range((DEMO_END - DEMO_START).days + 1)]
-    outcomes = _run_days(settings, days, exports, "demo: lapor_nightly", log_file)
+    outcomes = runner.run_days(settings, days, exports, f"demo: {runner.DAG_ID}", log_file)
     failed = [o for o in outcomes if not o.ok]
     print()
     print(summary_text(settings, days))

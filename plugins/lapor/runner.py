@@ -2,13 +2,20 @@
 throwaway SQLite metadata database under `LAPOR_HOME/airflow`.
 
 Airflow reads its configuration when it is first imported: `configure_airflow()` must run
-before anything imports `airflow` (the CLI calls it first thing).
+before anything imports `airflow`; the CLI's entry point calls it once, first thing.
+Variables `AIRFLOW_*` already set in the environment win over the LAPOR_HOME defaults.
+
+The run for date D has the logical date D 02:00 WIB. Started by hand (here, in the UI or
+through the REST API) Airflow gives it the data interval D-1 02:00 → D 02:00 WIB; the
+scheduler starts D's run at D+1 02:00 with the interval D 02:00 → D+1 02:00. The tasks read
+only D (the logical date's day in WIB), never the interval, so both make the same night.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,10 +23,12 @@ from datetime import date
 from pathlib import Path
 from typing import Iterator
 
-from lapor.settings import DAGS_DIR, Settings
+from lapor.settings import DAG_ID, DAGS_DIR, SOURCES_POOL, TIMEZONE, Settings
 
-DAG_ID = "lapor_nightly"
-POOL = "lapor_sources"
+POOL = SOURCES_POOL
+POOL_DESCRIPTION = "agencies fetched and loaded at once"
+# colour and cursor codes (ESC [ … letter) that tools write to a terminal; never to a log file
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +68,60 @@ def configure_airflow(settings: Settings) -> None:
     settings.airflow_home.chmod(0o700)
     for key, value in airflow_env(settings).items():
         os.environ.setdefault(key, value)
+    point_config_at_dags(settings)
+
+
+def point_config_at_dags(settings: Settings) -> None:
+    """Airflow writes `airflow.cfg` with its own default `dags_folder` (AIRFLOW_HOME/dags, which
+    does not exist); a user who runs `airflow` with AIRFLOW_HOME=LAPOR_HOME/airflow and nothing
+    else must find the project's DAGs there."""
+    cfg = settings.airflow_home / "airflow.cfg"
+    if not cfg.is_file():
+        return
+    text = cfg.read_text()
+    fixed = re.sub(r"(?m)^dags_folder\s*=.*$", f"dags_folder = {DAGS_DIR}", text, count=1)
+    if fixed != text:
+        cfg.write_text(fixed)
+
+
+def log_to_file(settings: Settings) -> Path:
+    """Task logs go to LAPOR_HOME/logs/lapor.log (mode 0600, passwords masked: `SecretsFilter`);
+    the terminal keeps the summary readable. Returns the file."""
+    from lapor.warehouse import SecretsFilter
+
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / "lapor.log"
+    os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    log_file.chmod(0o600)
+    handler = logging.FileHandler(log_file)
+    handler.addFilter(SecretsFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    return log_file
+
+
+def run_days(settings: Settings, days: list[date], exports: Path | None, label: str,
+             log_file: Path) -> list["RunOutcome"]:
+    """`run_date` for each day in order, with a progress bar on the terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    outcomes = []
+    terminal = Console(file=os.fdopen(os.dup(sys.stdout.fileno()), "w"))
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[day]}"), TimeElapsedColumn(), transient=False,
+                  console=terminal) as progress:
+        task = progress.add_task(label, total=len(days), day="")
+        for day in days:
+            progress.update(task, day=day.isoformat())
+            outcome = run_date(settings, day, exports, log_file=log_file)
+            outcomes.append(outcome)
+            if not outcome.ok:
+                progress.console.print(f"[red]{day}: run {outcome.state}; failed: {', '.join(outcome.failed_tasks)}")
+            progress.advance(task)
+    return outcomes
 
 
 def ensure_metadata_db(settings: Settings) -> None:
@@ -70,15 +133,21 @@ def ensure_metadata_db(settings: Settings) -> None:
         return
     airflow_bin = Path(sys.executable).with_name("airflow")
     airflow = str(airflow_bin) if airflow_bin.exists() else "airflow"
-    for command in ([airflow, "db", "migrate"],
-                    [airflow, "pools", "set", POOL, os.environ.get("LAPOR_SOURCES_POOL_SLOTS", "8"),
-                     "agencies fetched and loaded at once"]):
-        result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
-        if result.returncode != 0:
-            raise RunError(f"{' '.join(command[1:3])} failed:\n{result.stderr[-3000:]}")
+    result = subprocess.run([airflow, "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
+    if result.returncode != 0:
+        raise RunError(f"db migrate failed:\n{result.stderr[-3000:]}")
     for path in marker.parent.glob("airflow.db*"):
         path.chmod(0o600)
     marker.write_text("ok\n")
+
+
+def set_pool(settings: Settings) -> None:
+    """The pool `lapor_sources` at LAPOR_SOURCES_POOL_SLOTS, on every run: a new value takes
+    effect on the next run."""
+    from airflow.models.pool import Pool
+
+    Pool.create_or_update_pool(name=POOL, slots=settings.sources_pool_slots, description=POOL_DESCRIPTION,
+                               include_deferred=False)
 
 
 @contextlib.contextmanager
@@ -105,7 +174,7 @@ def _output_to(log_file: Path | None) -> Iterator[None]:
     def pump() -> None:
         with os.fdopen(read_end, "rb") as pipe:
             for line in pipe:
-                text = line.decode("utf-8", "surrogateescape")
+                text = ANSI_ESCAPE.sub("", line.decode("utf-8", "surrogateescape"))
                 with contextlib.suppress(ValueError):  # the file is closed: a late writer, dropped
                     out.write(mask(text).encode("utf-8", "surrogateescape"))
                     out.flush()
@@ -135,10 +204,14 @@ def run_date(settings: Settings, day: date, exports_dir: Path | None = None,
 
     With `log_file`, Airflow's output goes there instead of the terminal.
     """
-    configure_airflow(settings)
+    if "AIRFLOW_HOME" not in os.environ:  # called as a library, not through the CLI's entry point
+        configure_airflow(settings)
     ensure_metadata_db(settings)
+    point_config_at_dags(settings)
     import pendulum
     from airflow.dag_processing.dagbag import DagBag
+
+    set_pool(settings)
 
     with _output_to(log_file):
         bag = DagBag(dag_folder=str(DAGS_DIR))
@@ -151,7 +224,7 @@ def run_date(settings: Settings, day: date, exports_dir: Path | None = None,
     # for a scheduler: every step is idempotent, so the operator simply runs the day again.
     for task in dag.tasks:
         task.retries = 0
-    logical = pendulum.datetime(day.year, day.month, day.day, 2, 0, tz="Asia/Jakarta")
+    logical = pendulum.datetime(day.year, day.month, day.day, 2, 0, tz=TIMEZONE)
     conf = {"exports_dir": str(exports_dir)} if exports_dir else None
     with _output_to(log_file):
         dag_run = dag.test(logical_date=logical, run_conf=conf)

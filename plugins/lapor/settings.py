@@ -1,6 +1,12 @@
 """Every setting of the pipeline, read from the environment, each with a working default.
 
-The README's "Settings" table documents the same names; keep the two together.
+The README's "Settings" table documents the same names; keep the two together
+(tests/test_docs.py fails on a setting one of them has and the other lacks).
+
+`Settings.from_env()` checks every value when it is read: URLs are parsed (scheme, host, port,
+the query options the warehouse URL may carry), numbers are numbers in range, files that must
+exist exist. A wrong value raises `SettingError` naming the variable; the CLI turns it into one
+line and exit code 2. Nothing is cached: a new value takes effect on the next run.
 """
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -18,9 +25,118 @@ EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 DEFAULT_REGISTRY = PACKAGE_DIR / "registry" / "agencies.csv"
 TIMEZONE = "Asia/Jakarta"
 
+# The nightly DAG: its id, its schedule (02:00 WIB, for the day that just ended) and the pool
+# that bounds how many agencies are fetched and loaded at once. Defined here only: the DAG file,
+# the local runner, docker/airflow-init.sh's caller and the tests import them.
+DAG_ID = "lapor_nightly"
+NIGHTLY_CRON = "0 2 * * *"
+SOURCES_POOL = "lapor_sources"
+DEFAULT_POOL_SLOTS = 8
+
+# The query options a warehouse URL may carry: each reaches psycopg, Great Expectations
+# (SQLAlchemy) and dbt (profiles.yml, LAPOR_DBT_<OPTION>) alike. Others are refused at start,
+# since one of the three would silently drop them.
+WAREHOUSE_URL_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
 
 class SettingError(ValueError):
     """A setting has a value the pipeline cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class WarehouseUrl:
+    """A `postgresql://user:password@host:port/dbname?sslmode=…` URL, taken apart once."""
+
+    user: str
+    password: str
+    host: str
+    port: int
+    dbname: str
+    options: dict[str, str]
+
+
+def parse_warehouse_url(raw: str, name: str = "LAPOR_WAREHOUSE_URL") -> WarehouseUrl:
+    """The parts of a warehouse URL; `SettingError` naming `name` when it is not one."""
+    shape = "expected postgresql://user:password@host:port/dbname"
+    parts = urlsplit(raw.strip())
+    if parts.scheme != "postgresql" or not parts.netloc:
+        raise SettingError(f"{name}={_shown(raw)}: {shape}")
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise SettingError(f"{name}={_shown(raw)}: the port is not a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise SettingError(f"{name}={_shown(raw)}: no host ({shape})")
+    if not parts.username:
+        raise SettingError(f"{name}={_shown(raw)}: no user ({shape})")
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or "/" in dbname:
+        raise SettingError(f"{name}={_shown(raw)}: no database name after the host ({shape})")
+    if parts.fragment:
+        raise SettingError(f"{name}={_shown(raw)}: a URL fragment (#…) is not allowed")
+    options: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in WAREHOUSE_URL_OPTIONS:
+            raise SettingError(f"{name}: the option {key!r} is not supported; "
+                               f"allowed: {', '.join(WAREHOUSE_URL_OPTIONS)}")
+        if key == "sslmode" and value not in SSLMODES:
+            raise SettingError(f"{name}: sslmode={value!r}: expected one of {', '.join(SSLMODES)}")
+        if key != "sslmode" and not Path(value).expanduser().is_file():
+            raise SettingError(f"{name}: {key}={value!r}: no such file")
+        options[key] = value
+    return WarehouseUrl(user=unquote(parts.username), password=unquote(parts.password or ""),
+                        host=parts.hostname, port=port, dbname=dbname, options=options)
+
+
+def _shown(raw: str) -> str:
+    """A URL as it may appear in an error: its password hidden."""
+    parts = urlsplit(raw)
+    try:
+        password = parts.password
+    except ValueError:
+        password = None
+    return repr(raw.replace(f":{password}@", ":***@") if password else raw)
+
+
+def _smtp_url(name: str) -> str | None:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    shape = "expected smtp://[user:password@]host:port[?starttls=true] or smtps://…"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingError(f"{name}={_shown(raw)}: {shape}")
+    try:
+        parts.port
+    except ValueError:
+        raise SettingError(f"{name}={_shown(raw)}: the port is not a number from 1 to 65535") from None
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key != "starttls":
+            raise SettingError(f"{name}: the option {key!r} is not supported ({shape})")
+        if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+            raise SettingError(f"{name}: starttls={value!r}: expected true or false")
+    return raw
+
+
+def _web_url(name: str) -> str | None:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.hostname):
+        raise SettingError(f"{name}={raw!r}: expected an http://, https:// or file:// address")
+    return raw
+
+
+def _existing_file(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    path = Path(raw).expanduser().resolve()
+    if not path.is_file():
+        raise SettingError(f"{name}={raw!r}: no such file")
+    return path
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -97,30 +213,42 @@ class Settings:
     http_backoff: float = 1.0
     reminder_days: int = 3
     bi_statement_timeout: str = "60s"
+    sources_pool_slots: int = DEFAULT_POOL_SLOTS
 
     @classmethod
     def from_env(cls) -> "Settings":
+        """The settings in the environment, every one checked (`SettingError` names the first
+        wrong one)."""
         home = Path(os.environ.get("LAPOR_HOME") or PROJECT_ROOT / ".lapor").expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise SettingError(f"LAPOR_HOME={os.environ.get('LAPOR_HOME')!r}: not a folder")
         exports = os.environ.get("LAPOR_EXPORTS_DIR")
+        warehouse = (os.environ.get("LAPOR_WAREHOUSE_URL") or "").strip() or None
+        if warehouse:
+            parse_warehouse_url(warehouse)
+        from lapor.readers.limits import Limits
+
+        Limits.from_env()  # read again where a file is read; checked here, at start, too
         return cls(
             home=home,
-            warehouse_url=os.environ.get("LAPOR_WAREHOUSE_URL") or None,
+            warehouse_url=warehouse,
             exports_dir=Path(exports).expanduser().resolve() if exports else home / "exports",
-            smtp_url=os.environ.get("LAPOR_SMTP_URL") or None,
+            smtp_url=_smtp_url("LAPOR_SMTP_URL"),
             coordinator_email=os.environ.get("LAPOR_COORDINATOR_EMAIL")
             or "koordinator.lapor@diskominfo.jatim.example",
             mail_from=os.environ.get("LAPOR_MAIL_FROM") or "LAPOR! Jatim <noreply@lapor-jatim.example>",
-            registry_path=Path(os.environ.get("LAPOR_REGISTRY") or DEFAULT_REGISTRY),
+            registry_path=_existing_file("LAPOR_REGISTRY", DEFAULT_REGISTRY),
             followup_from=_month("LAPOR_FOLLOWUP_FROM", "2020-01"),
             followup_due_working_day=_int("LAPOR_FOLLOWUP_DUE_WORKING_DAY", 5, minimum=1),
             followup_sla_working_days=_int("LAPOR_FOLLOWUP_SLA_WORKING_DAYS", 5, minimum=1),
             cuti_bersama_is_holiday=_bool("LAPOR_CUTI_BERSAMA_IS_HOLIDAY", True),
-            report_base_url=os.environ.get("LAPOR_REPORT_BASE_URL") or None,
+            report_base_url=_web_url("LAPOR_REPORT_BASE_URL"),
             http_timeout=_float("LAPOR_HTTP_TIMEOUT", 30.0),
             http_retries=_int("LAPOR_HTTP_RETRIES", 4),
             http_backoff=_float("LAPOR_HTTP_BACKOFF", 1.0),
             reminder_days=_int("LAPOR_REMINDER_DAYS", 3, minimum=1),
             bi_statement_timeout=_duration("LAPOR_BI_STATEMENT_TIMEOUT", "60s"),
+            sources_pool_slots=_int("LAPOR_SOURCES_POOL_SLOTS", DEFAULT_POOL_SLOTS, minimum=1),
         )
 
     @property

@@ -6,9 +6,8 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from lapor.settings import DBT_PROJECT_DIR, Settings
+from lapor.settings import DBT_PROJECT_DIR, WAREHOUSE_URL_OPTIONS, Settings, parse_warehouse_url
 
 
 class TransformError(RuntimeError):
@@ -23,15 +22,45 @@ class DbtResult:
 
 
 def dbt_env(url: str) -> dict[str, str]:
-    """The environment variables `dbt_project/profiles.yml` reads, from a warehouse URL."""
-    parts = urlsplit(url)
-    return {
-        "LAPOR_DBT_HOST": parts.hostname or "127.0.0.1",
-        "LAPOR_DBT_PORT": str(parts.port or 5432),
-        "LAPOR_DBT_USER": unquote(parts.username or ""),
-        "LAPOR_DBT_PASSWORD": unquote(parts.password or ""),
-        "LAPOR_DBT_DBNAME": (parts.path or "/lapor").lstrip("/") or "lapor",
+    """The environment variables `dbt_project/profiles.yml` reads, from a warehouse URL: its
+    connection and its query options (`sslmode`, `sslrootcert`, …, as `LAPOR_DBT_SSLMODE`, …),
+    so that dbt connects exactly as psycopg and Great Expectations do."""
+    parts = parse_warehouse_url(url)
+    env = {
+        "LAPOR_DBT_HOST": parts.host,
+        "LAPOR_DBT_PORT": str(parts.port),
+        "LAPOR_DBT_USER": parts.user,
+        "LAPOR_DBT_PASSWORD": parts.password,
+        "LAPOR_DBT_DBNAME": parts.dbname,
     }
+    for option in WAREHOUSE_URL_OPTIONS:
+        env[f"LAPOR_DBT_{option.upper()}"] = parts.options.get(option, "prefer" if option == "sslmode" else "")
+    return env
+
+
+def dbt_paths(settings: Settings) -> dict[str, str]:
+    """Where the pipeline's dbt finds its project and profile and writes its target and logs."""
+    return {
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_TARGET_PATH": str(settings.dbt_dir / "target"),
+        "DBT_LOG_PATH": str(settings.dbt_dir / "logs"),
+    }
+
+
+def dbt_args(args: list[str], settings: Settings, extra_vars: dict | None = None) -> list[str]:
+    """`args` with the project, profile, target path, log path and `--vars` of the nightly run:
+    what `lapor dbt -- ARGS` and the pipeline both run."""
+    variables = {**settings.dbt_vars(), **(extra_vars or {})}
+    paths = dbt_paths(settings)
+    return [
+        *args,
+        "--project-dir", paths["DBT_PROJECT_DIR"],
+        "--profiles-dir", paths["DBT_PROFILES_DIR"],
+        "--target-path", paths["DBT_TARGET_PATH"],
+        "--log-path", paths["DBT_LOG_PATH"],
+        "--vars", json.dumps(variables),
+    ]
 
 
 def run_dbt(args: list[str], url: str, settings: Settings, extra_vars: dict | None = None) -> DbtResult:
@@ -39,18 +68,7 @@ def run_dbt(args: list[str], url: str, settings: Settings, extra_vars: dict | No
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(url))
-    variables = {**settings.dbt_vars(), **(extra_vars or {})}
-    target = settings.dbt_dir / "target"
-    logs = settings.dbt_dir / "logs"
-    full = [
-        *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(target),
-        "--log-path", str(logs),
-        "--vars", json.dumps(variables),
-    ]
-    result = dbtRunner().invoke(full)
+    result = dbtRunner().invoke(dbt_args(args, settings, extra_vars))
     failures: list[str] = []
     if result.exception is not None:
         failures.append(f"{type(result.exception).__name__}: {result.exception}")
