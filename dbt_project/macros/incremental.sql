@@ -137,8 +137,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The stored table of a model, looked up without ref() (no DAG edge): for the models that
-    compare a table with its new rows before that table is rebuilt. None if not built yet. -#}
+{#- The relation of a source of models/intermediate/_previous_build.yml (a model's table as
+    the previous build left it) as it is stored, None if it does not exist yet (a first
+    build). The caller names it with source() outside any `if execute`, so the read shows in
+    the lineage. -#}
+{% macro stored(relation) -%}
+    {%- do return(adapter.get_relation(relation.database, relation.schema, relation.identifier)) -%}
+{%- endmacro %}
+
+{#- The table of a model built earlier in this run (int_build_window, the night's changes),
+    looked up without ref() where a macro needs it: build_is_full() and the scoped tests.
+    None if not built yet. -#}
 {% macro stored_relation(model_name) -%}
     {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
                    | selectattr('name', 'equalto', model_name) | first -%}

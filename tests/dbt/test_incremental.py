@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 import tempfile
 from datetime import date
@@ -16,11 +17,16 @@ from lapor import transform, warehouse
 from lapor.settings import Settings
 from tests.dbt.test_dbt_build import BLITAR, SURABAYA, complaint, load_raw, wib
 
-COMPARED = [
-    "marts.fct_complaints", "marts.fct_backlog_daily", "marts.agency_scorecard", "marts.agg_resolution_monthly",
-    "marts.fct_followup_reports", "intermediate.int_complaint_status_intervals",
-    "intermediate.int_complaints__latest", "intermediate.int_complaints__age_thresholds",
-]
+# compared besides the incremental models: a table model that reads them
+ALSO_COMPARED = ["marts.fct_followup_reports"]
+
+
+def incremental_models(settings: Settings) -> dict[str, str]:
+    """The models tagged `incremental` (dbt selection tag:incremental), name -> schema.table,
+    from the manifest the last dbt run wrote."""
+    manifest = json.loads((settings.dbt_dir / "target" / "manifest.json").read_text())
+    return {node["name"]: f"{node['schema']}.{node['alias']}" for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and "incremental" in node["tags"]}
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +40,14 @@ def built():
         warehouse.ensure_schema(url, settings)
         load_raw(url)
         transform.build(url, settings)
+        COMPARED[:] = sorted(incremental_models(settings).values()) + ALSO_COMPARED
         yield url, settings
     finally:
         warehouse.EmbeddedServer(settings.home).stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+COMPARED: list[str] = []  # filled by `built` from the manifest
 
 
 def fingerprints(url: str) -> dict[str, str]:
@@ -169,3 +179,19 @@ def test_a_build_that_did_not_finish_is_followed_by_a_full_rebuild(built):
         conn.execute("update intermediate.int_build_window set seq_to = seq_to + 1")
     is_full, reason, _, _ = nightly_equals_full_rebuild(url, settings)
     assert (is_full, reason) == (True, "the previous build did not finish")
+
+
+def test_the_tagged_models_are_the_ones_the_build_window_waits_for(built):
+    """With every model's table gone, the build window names as "not built yet" exactly the
+    models tagged `incremental`: the tag is the list the incremental machinery works from."""
+    url, settings = built
+    with warehouse.connect(url) as conn:
+        conn.execute("drop schema intermediate cascade")
+        conn.execute("drop schema marts cascade")
+    transform.build(url, settings)
+    reason = one_value(url, "select full_rebuild_reason from intermediate.int_build_window")[0]
+    assert reason.startswith("not built yet: ")
+    assert set(reason.removeprefix("not built yet: ").split(", ")) == set(incremental_models(settings))
+    # and the next night is incremental again
+    transform.build(url, settings)
+    assert one_value(url, "select is_full, full_rebuild_reason from intermediate.int_build_window") == (False, None)

@@ -7,11 +7,15 @@
 -- A row that differs only in its end (same complaint, agency, submission day, status and
 -- start) differs from the earlier of the two ends; any other differing row from its start.
 -- depends_on: {{ ref('int_changed_complaints') }}
+-- The previous build's tables (models/intermediate/_previous_build.yml), read before this
+-- run replaces them:
+{%- set stored_intervals = source('previous_intermediate', 'int_complaint_status_intervals') -%}
+{%- set stored_backlog = source('previous_marts', 'fct_backlog_daily') -%}
 {%- set intervals = none -%}
 {%- set backlog = none -%}
 {%- if execute -%}
-    {%- set intervals = stored_relation('int_complaint_status_intervals') -%}
-    {%- set backlog = stored_relation('fct_backlog_daily') -%}
+    {%- set intervals = stored(stored_intervals) -%}
+    {%- set backlog = stored(stored_backlog) -%}
 {%- endif %}
 
 with

@@ -1,5 +1,7 @@
 -- The last build that finished: built after every incremental model (and, under
--- `dbt build`, after their tests), so it only moves when they all succeeded.
+-- `dbt build`, after their tests), so it only moves when they all succeeded. dbt reads
+-- these refs when it parses, before any tag can be looked up: tests/dbt/test_project_graph.py
+-- checks that they name every model tagged `incremental`.
 -- depends_on: {{ ref('agency_scorecard') }}
 -- depends_on: {{ ref('fct_backlog_daily') }}
 -- depends_on: {{ ref('fct_complaints') }}

@@ -10,23 +10,26 @@
 --     settings / calendar / salt / model code / seeds changed since, or a horizon that moved back.
 {{ config(pre_hook="select pg_advisory_xact_lock(727002)") }}
 
-{%- set incremental_models = [
-    'int_complaints__latest', 'int_complaints__age_thresholds', 'int_complaint_status_intervals',
-    'fct_complaints', 'fct_backlog_daily', 'agency_scorecard', 'agg_resolution_monthly'] -%}
+-- The incremental models are the models tagged `incremental` (the tag sits beside
+-- materialized='incremental' in their config; tests/dbt/test_project_graph.py holds the two
+-- together). The previous build's window and state are read as sources
+-- (models/intermediate/_previous_build.yml): a ref() would be a cycle.
+{%- set stored_attempt = source('previous_intermediate', 'int_build_window') -%}
+{%- set stored_success = source('previous_intermediate', 'int_build_state') -%}
 {%- set previous_attempt = none -%}
 {%- set previous_success = none -%}
 {%- set missing = [] -%}
 {%- set checksums = [] -%}
 {%- if execute -%}
-    {%- set previous_attempt = adapter.get_relation(this.database, this.schema, this.identifier) -%}
-    {%- set previous_success = adapter.get_relation(this.database, this.schema, 'int_build_state') -%}
+    {%- set previous_attempt = stored(stored_attempt) -%}
+    {%- set previous_success = stored(stored_success) -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
         {%- if node.resource_type == 'seed' -%}
             {#- the vocabulary (seeds/): a changed status or classification rebuilds everything -#}
             {%- do checksums.append(node.checksum.checksum) -%}
         {%- elif node.resource_type == 'model' -%}
             {%- do checksums.append(node.checksum.checksum) -%}
-            {%- if node.name in incremental_models
+            {%- if 'incremental' in node.tags
                   and adapter.get_relation(node.database, node.schema, node.alias) is none -%}
                 {%- do missing.append(node.name) -%}
             {%- endif -%}

@@ -7,6 +7,8 @@
 -- depends_on: {{ ref('int_agency_backlog_changes') }}
 {{ config(
     materialized='incremental',
+    tags=['incremental'],
+    meta={'test_scope': 'changed_complaints'},
     incremental_strategy='append',
     indexes=[
         {'columns': ['tracking_id', 'valid_from'], 'unique': True},

@@ -5,6 +5,8 @@
 -- depends_on: {{ ref('int_changed_complaints') }}
 {{ config(
     materialized='incremental',
+    tags=['incremental'],
+    meta={'test_scope': 'changed_complaints'},
     incremental_strategy='append',
     indexes=[{'columns': ['tracking_id'], 'unique': True}],
     pre_hook="{{ delete_changed_complaints() }}",

@@ -2,9 +2,11 @@
 -- a changed complaint was counted before (the stored fct_complaints, read before it is
 -- updated) and where it counts now (int_complaints__latest); every group on a full rebuild.
 -- depends_on: {{ ref('int_changed_complaints') }}
+-- The previous build's fct_complaints (models/intermediate/_previous_build.yml):
+{%- set stored_complaints = source('previous_marts', 'fct_complaints') -%}
 {%- set complaints = none -%}
 {%- if execute -%}
-    {%- set complaints = stored_relation('fct_complaints') -%}
+    {%- set complaints = stored(stored_complaints) -%}
 {%- endif %}
 
 with

@@ -7,6 +7,8 @@
 -- depends_on: {{ ref('stg_raw__followup_reports') }}
 {{ config(
     materialized='incremental',
+    tags=['incremental'],
+    meta={'test_scope': 'changed_days'},
     incremental_strategy='append',
     indexes=[{'columns': ['agency_code', 'as_of_date'], 'unique': True}, {'columns': ['as_of_date']}],
     pre_hook="{{ delete_changed_scorecard_days() }}",

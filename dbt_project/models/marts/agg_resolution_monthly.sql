@@ -3,6 +3,8 @@
 -- depends_on: {{ ref('int_resolution_month_changes') }}
 {{ config(
     materialized='incremental',
+    tags=['incremental'],
+    meta={'test_scope': 'changed_resolution_months'},
     incremental_strategy='append',
     indexes=[{'columns': ['agency_code', 'month'], 'unique': True}],
     pre_hook="{{ delete_changed_resolution_months() }}",

@@ -8,6 +8,8 @@
 {%- set statuses = open_status_codes() %}
 {{ config(
     materialized='incremental',
+    tags=['incremental'],
+    meta={'test_scope': 'changed_agency_days'},
     incremental_strategy='append',
     indexes=[{'columns': ['agency_code', 'as_of_date'], 'unique': True}, {'columns': ['as_of_date']}],
     pre_hook="{{ delete_changed_agency_days() }}",

@@ -5,6 +5,8 @@
 -- depends_on: {{ ref('int_resolution_month_changes') }}
 {{ config(
     materialized='incremental',
+    tags=['incremental'],
+    meta={'test_scope': 'changed_complaints'},
     incremental_strategy='append',
     indexes=[{'columns': ['tracking_id'], 'unique': True}, {'columns': ['agency_code']}],
     pre_hook="{{ delete_changed_complaints() }}",
