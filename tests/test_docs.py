@@ -44,3 +44,26 @@ def test_every_documented_setting_is_read_by_the_code():
 def test_readme_gives_the_two_setup_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def test_readme_gives_the_next_steps_after_the_demo_and_for_production():
+    """What a newcomer looks for after `make demo` (issue 18): the sample drop folder by name, a
+    SQL shell, dbt by hand, the local Airflow runs, the logs; and where production is described."""
+    readme = (ROOT / "README.md").read_text()
+    after = readme.split("\n## After the demo\n", 1)[1].split("\n## ", 1)[0]
+    for step in (".lapor/sample-exports", "lapor run --date", "lapor psql", "lapor dbt -- build",
+                 "airflow dags list-runs lapor_nightly", ".lapor/logs/lapor.log", "start the embedded warehouse when it is stopped"):
+        assert step in after, step
+    production = readme.split("\n## Production\n", 1)[1].split("\n## ", 1)[0]
+    for link in ("(docs/operations.md)", "(docker-compose.yml)", "(.env.example)"):
+        assert link in production, link
+        assert (ROOT / link.strip("()")).exists(), link
+    assert "`AIRFLOW_*` variables already set in the shell win" in readme
+    # metrics are not promised through a tool that is not installed here
+    assert "(MetricFlow)" not in readme
+
+
+def test_the_docs_never_send_readers_outside_the_project():
+    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        text = path.read_text()
+        assert "../shared" not in text and "CONTRACT §" not in text, path
