@@ -45,10 +45,10 @@ import yaml
 
 from lapor.scheduler import (CELERY_FROM_DOT_ENV, CELERY_NATIVE_ONLY, CELERY_REPLACED, SHARED_ENV_FILE,
                              LocalAirflow, free_port, read_env_file, tail)
+from lapor.settings import DAG_ID, SOURCES_POOL
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_SERVER = Path("/usr/bin/redis-server")
-DAG_ID = "lapor_nightly"
 DAY = date(2021, 5, 27)
 LOGICAL_DATE = "2021-05-27T02:00:00+07:00"
 AGENCIES = 8          # the first eight of the shipped registry
@@ -297,7 +297,7 @@ def test_celery_workers_run_the_night_and_a_killed_worker_costs_nothing(
                 api = airflow.api()
                 api.wait_for_dag(DAG_ID, alive=airflow.check_alive)
                 assert api.import_errors() == []
-                pool = next(p for p in api.get("/api/v2/pools")["pools"] if p["name"] == "lapor_sources")
+                pool = next(p for p in api.get("/api/v2/pools")["pools"] if p["name"] == SOURCES_POOL)
                 assert pool["slots"] == POOL_SLOTS
                 ping_workers(airflow, list(WORKERS))
                 ready = time.monotonic()
@@ -344,7 +344,7 @@ def test_celery_workers_run_the_night_and_a_killed_worker_costs_nothing(
 
     ingests = [ti for ti in task_instances if ti["task_id"] == "ingest_agency"]
     assert len(ingests) == AGENCIES and all(ti["state"] == "success" for ti in ingests)
-    assert {ti["pool"] for ti in ingests} == {"lapor_sources"}
+    assert {ti["pool"] for ti in ingests} == {SOURCES_POOL}
     host = socket.gethostname()
     names = {f"{n}@{host}": n for n in WORKERS}
 

@@ -25,7 +25,9 @@ def test_nightly_dag_shape():
 
     bag = DagBag(dag_folder=str(DAGS[0].parent))
     assert bag.import_errors == {}
-    dag = bag.dags["lapor_nightly"]
+    from lapor.settings import DAG_ID
+
+    dag = bag.dags[DAG_ID]
     assert {"lapor"} <= set(dag.tags)
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert str(dag.timezone.name) == "Asia/Jakarta"

@@ -28,8 +28,8 @@ import psycopg
 import pytest
 
 from lapor.scheduler import LocalAirflow, metadata_urls, tail
+from lapor.settings import DAG_ID, SOURCES_POOL
 
-DAG_ID = "lapor_nightly"
 SEED_DATE = date(2021, 5, 27)
 LOGICAL_DATE = "2021-05-27T02:00:00+07:00"
 FAILING_DATE = date(2021, 5, 28)
@@ -94,7 +94,7 @@ def test_lapor_nightly_runs_under_a_real_scheduler(databases, settings, sample_e
         api = airflow.api()
         api.wait_for_dag(DAG_ID, alive=airflow.check_alive)
         assert api.import_errors() == []
-        pool = next(p for p in api.get("/api/v2/pools")["pools"] if p["name"] == "lapor_sources")
+        pool = next(p for p in api.get("/api/v2/pools")["pools"] if p["name"] == SOURCES_POOL)
         assert pool["slots"] == POOL_SLOTS
 
         api.unpause(DAG_ID)
@@ -128,7 +128,7 @@ def test_lapor_nightly_runs_under_a_real_scheduler(databases, settings, sample_e
     assert run["conf"] == {"exports_dir": str(sample_exports)}
     ingests = [ti for ti in task_instances if ti["task_id"] == "ingest_agency"]
     assert len(ingests) == 38
-    assert {ti["pool"] for ti in ingests} == {"lapor_sources"}
+    assert {ti["pool"] for ti in ingests} == {SOURCES_POOL}
     assert all(ti["state"] == "success" for ti in ingests)
 
     with psycopg.connect(databases["warehouse"]) as conn:
