@@ -94,6 +94,10 @@ def run_demo(settings: Settings) -> int:
     print()
     print(summary_text(settings, days))
     print(f"\nFull log: {log_file}")
+    print("\nNext (README, \"After the demo\"):\n"
+          f"  lapor run --date {SEED_DATE} --exports {exports}   re-run a day of the demo\n"
+          "  lapor psql                                        a SQL shell on the warehouse\n"
+          "  lapor dbt -- build --select fct_complaints         dbt with the nightly run's settings")
     if failed:
         print(f"\n{len(failed)} run(s) failed: " + "; ".join(f"{o.run_date}: {', '.join(o.failed_tasks)}"
                                                        for o in failed))
