@@ -24,6 +24,7 @@ from lapor.landing import LandedFile
 from lapor.readers import FileRejected, read_complaints
 from lapor.readers.canonical import CsvPlan, QuoteCheck, plan_csv
 from lapor.readers.columns import COMPLAINTS
+from lapor.settings import TIMEZONE
 
 from .batches import BatchResult, clear_complaint_batch, record_complaint_batch, record_landing, roomy_temp_buffers
 from .batches import unchanged
@@ -72,7 +73,7 @@ def _load(conn: psycopg.Connection, landed: LandedFile, run_date: date, fill) ->
     settings = conn.execute("select current_setting('work_mem'), current_setting('TimeZone'), "
                             "current_setting('DateStyle')").fetchone()
     conn.execute("set local work_mem = '64MB'")  # the survey's distinct counts and duplicates' ranking sort in memory
-    conn.execute("set local timezone = 'Asia/Jakarta'")  # a timestamp without a zone is WIB
+    conn.execute(sql.SQL("set local timezone = {}").format(sql.Literal(TIMEZONE)))  # a timestamp without a zone is WIB
     conn.execute("set local datestyle = 'ISO, YMD'")  # timestamps written as read (plain_timestamp)
     roomy_temp_buffers(conn)
     query, collector = fill()
