@@ -119,6 +119,34 @@ def seed_report(settings, warehouse, sample_exports) -> Path:
         return write_report(conn, settings, SEED_DATE)
 
 
+def test_province_completion_rate_is_the_scorecards_and_the_metrics(seed_report, warehouse):
+    """One definition of the completion rate (macros/completion_rate.sql): the report's province
+    rate is marts.agg_province_daily's, which is the metric's formula (_metrics.yml) over the
+    scorecard's summed counts; per agency, the metric's formula gives agency_scorecard's rate."""
+    import yaml
+
+    from lapor.report.data import load
+    from lapor.settings import DBT_PROJECT_DIR
+    from lapor.warehouse import connect
+
+    metrics = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_metrics.yml").read_text())["metrics"]
+    expr = " ".join(next(m for m in metrics if m["name"] == "completion_rate")["type_params"]["expr"].split())
+    with connect(warehouse) as conn:
+        province = load(conn, SEED_DATE).province
+        summed, by_metric = conn.execute(
+            f"""select p.completion_rate, round(m.rate, 2) from marts.agg_province_daily p,
+                      lateral (select {expr} as rate from (select sum(completed_ytd) as completed_ytd,
+                               sum(received_ytd) as received_ytd from marts.agency_scorecard
+                               where as_of_date = p.as_of_date) s) m
+               where p.as_of_date = %s""", (SEED_DATE,)).fetchone()
+        differing = conn.execute(
+            f"""select count(*) from marts.agency_scorecard
+               where completion_rate is distinct from round({expr}, 2)""").fetchone()[0]
+    assert province["rate"] is not None and province["received"] > 0
+    assert province["rate"] == float(summed) == float(by_metric)
+    assert differing == 0
+
+
 def _pages(overview: Path) -> list[Path]:
     return [overview, *sorted((overview.parent / SEED_DATE.isoformat()).glob("agency-*.html"))]
 

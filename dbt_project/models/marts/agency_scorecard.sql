@@ -119,7 +119,7 @@ scored as (
         backlog.agency_code,
         counts.received_ytd,
         counts.completed_ytd,
-        counts.completed_ytd::numeric / nullif(counts.received_ytd, 0) as completion_ratio,
+        {{ completion_ratio('counts.completed_ytd', 'counts.received_ytd') }} as completion_ratio,
         backlog.open_complaints,
         report_days.followup_report_status
     from backlog
@@ -136,7 +136,8 @@ select
     agency_code,
     received_ytd,
     completed_ytd,
-    round(100 * completion_ratio, 2) as completion_rate,
+    -- the one definition of the rate (macros/completion_rate.sql)
+    {{ completion_rate('completed_ytd', 'received_ytd') }} as completion_rate,
     open_complaints,
     followup_report_status,
     row_number() over (

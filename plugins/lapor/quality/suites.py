@@ -38,15 +38,15 @@ def _jsonb(value: dict) -> Jsonb:
 
 def load_suite(name: str, agencies: int, day: date) -> dict:
     """A suite of expectations/ with its placeholders filled in: `{agencies}` (the registry's
-    count), `{statuses}` (the status codes) and, in a query, `{open_status_sum}` (the open
-    statuses' columns added up) from the vocabulary seeds (lapor.vocabulary), and `{run_date}`.
-    The suites hold no status list of their own."""
+    count), `{statuses}` (the status codes, from the vocabulary seeds, lapor.vocabulary) and, in
+    a query, `{run_date}`. The suites hold no status list and no business rule of their own: a
+    query only selects the run date's rows of a dbt model that computes what is checked."""
     words = vocabulary.current()
     fill = {"{agencies}": agencies, "{statuses}": list(words.status_codes)}
     spec = json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
     meta = dict(spec["meta"])
     if "query" in meta:
-        meta["query"] = meta["query"].format(run_date=day.isoformat(), open_status_sum=" + ".join(words.open_statuses))
+        meta["query"] = meta["query"].format(run_date=day.isoformat())
     expectations = [{**e, "kwargs": {k: (fill[v] if isinstance(v, str) and v in fill else v)
                                      for k, v in e["kwargs"].items()}} for e in spec["expectations"]]
     return {**spec, "meta": meta, "expectations": expectations}

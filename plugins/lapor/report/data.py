@@ -189,27 +189,29 @@ def load(conn: psycopg.Connection, day: date) -> ReportData:
             grid.get(code, {}), findings.get(code, []), overdue.get(code), resolution.get(code, [])))
 
     data = ReportData(day, dates, periods, out, list(errors.values()), checks_ran)
-    data.province = _province(data)
+    province = _rows(conn, "select * from marts.agg_province_daily where as_of_date = %(d)s", params)
+    data.province = _province(data, province[0] if province else {})
     return data
 
 
-def _province(data: ReportData) -> dict:
-    """The 38 agencies summed: this year's figures, today's backlog, and its 90-day series."""
+def _province(data: ReportData, summed: dict) -> dict:
+    """The 38 agencies summed: this year's figures and completion rate (marts.agg_province_daily),
+    today's backlog, and its 90-day series."""
     def total(rows, key):
         return sum(int(r.get(key) or 0) for r in rows)
 
     scores = [a.score for a in data.agencies]
     backlogs = [a.backlog for a in data.agencies]
-    received, completed = total(scores, "received_ytd"), total(scores, "completed_ytd")
+    rate = summed.get("completion_rate")
     open_series = _sum(zip(*(a.open_series for a in data.agencies))) or [None] * len(data.dates)
     prior_series = _sum(zip(*(a.prior_series for a in data.agencies))) or [None] * len(data.dates)
     statuses = BACKLOG_COUNTS[1:5]
     ages = BACKLOG_COUNTS[5:9]
     return {
         "has_data": any(scores),
-        "received": received,
-        "completed": completed,
-        "rate": 100.0 * completed / received if received else None,
+        "received": int(summed.get("received_ytd") or 0),
+        "completed": int(summed.get("completed_ytd") or 0),
+        "rate": None if rate is None else float(rate),
         "open": total(backlogs, "open_complaints"),
         "prior": total(backlogs, "open_from_prior_years"),
         "statuses": {s: total(backlogs, s) for s in statuses},
