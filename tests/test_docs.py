@@ -61,9 +61,3 @@ def test_readme_gives_the_next_steps_after_the_demo_and_for_production():
     assert "`AIRFLOW_*` variables already set in the shell win" in readme
     # metrics are not promised through a tool that is not installed here
     assert "(MetricFlow)" not in readme
-
-
-def test_the_docs_never_send_readers_outside_the_project():
-    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
-        text = path.read_text()
-        assert "../shared" not in text and "CONTRACT §" not in text, path

@@ -188,9 +188,10 @@ def cmd_dbt_env(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_dbt(args: argparse.Namespace, settings: Settings) -> int:
     """dbt with the nightly run's connection, project, profile, target path and --vars."""
+    import json
     import subprocess
 
-    from lapor.transform import dbt_args, dbt_env
+    from lapor.transform import dbt_env, dbt_paths
     from lapor.warehouse import warehouse_url
 
     passed = list(args.dbt_args)
@@ -202,8 +203,12 @@ def cmd_dbt(args: argparse.Namespace, settings: Settings) -> int:
     program = str(executable if executable.exists() else "dbt")
     if passed[0].startswith("-"):  # dbt's own options only (--version, --help): no warehouse needed
         return subprocess.run([program, *passed]).returncode
-    env = {**os.environ, **dbt_env(warehouse_url(settings))}
-    return subprocess.run([program, *dbt_args(passed, settings)], env=env).returncode
+    # the paths through dbt's own environment variables (every sub-command that has the option
+    # reads it; `dbt debug` and `dbt deps` have no --target-path), the policy as --vars (all have it)
+    env = {**os.environ, **dbt_env(warehouse_url(settings)), **dbt_paths(settings)}
+    if "--vars" not in passed:
+        passed += ["--vars", json.dumps(settings.dbt_vars())]
+    return subprocess.run([program, *passed], env=env).returncode
 
 
 def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
