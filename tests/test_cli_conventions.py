@@ -198,3 +198,18 @@ def test_every_command_with_valid_and_wrong_input(user):
         if expected not in proc.stderr + proc.stdout:
             problems.append(f"lapor {shown}: the message does not name {expected!r}:\n{proc.stderr[-1500:]}")
     assert not problems, "\n\n".join(problems)
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    from lapor import cli
+
+    def broken(args, settings):
+        raise KeyError("no such thing")
+
+    monkeypatch.setitem(cli.COMMANDS, "warehouse-stop", broken)
+    assert cli.main(["warehouse-stop"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lapor: unexpected error: KeyError: 'no such thing'")
+    assert "--debug" in err and "Traceback" not in err and len(err.strip().splitlines()) == 2
+    with pytest.raises(KeyError):
+        cli.main(["--debug", "warehouse-stop"])
