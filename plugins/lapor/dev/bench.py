@@ -229,16 +229,16 @@ def _source(settings: Settings, code: str, day: date):
 
 
 def stage_read(settings: Settings, codes: list[str], day: date) -> dict:
-    from lapor.readers import Reject, read_complaints
+    from lapor.readers import Reject, TextRow, read_complaints
 
     rows = rejects = size = 0
     for code in codes:
         source = _source(settings, code, day)
         size += source.path.stat().st_size
-        for item in read_complaints(source.path, agency_code=code, export_day=day):
+        for item in read_complaints(source.path):  # decoded into text rows; the loader types them
             if isinstance(item, Reject):
                 rejects += 1
-            else:
+            elif isinstance(item, TextRow):
                 rows += 1
     return {"rows": rows, "rejects": rejects, "bytes": size}
 
