@@ -61,10 +61,10 @@ class ValueMaps:
             status = normalize_status(text)
             out = [("status", text, status, False)]
             if status is None:
-                out.append(("status_reason", text, (
-                    f"Status column '{query.name('status')}' is empty; every complaint needs a LAPOR! status."
-                    if is_blank(text) else f"Status '{visible(text.strip(), SHOWN_CHARS)}' is not a known LAPOR! status."),
-                    False))
+                reason = (f"Status column '{query.name('status')}' is empty; every complaint needs a LAPOR! status."
+                          if is_blank(text) else
+                          f"Status '{visible(text.strip(), SHOWN_CHARS)}' is not a known LAPOR! status.")
+                out.append(("status_reason", text, reason, False))
             return out
         if key == "classification":
             value = normalize_classification(text)

@@ -26,8 +26,8 @@ from lapor.readers.canonical import CsvPlan, QuoteCheck, plan_csv
 from lapor.readers.columns import COMPLAINTS
 from lapor.settings import TIMEZONE
 
-from .batches import BatchResult, clear_complaint_batch, record_complaint_batch, record_landing, roomy_temp_buffers
-from .batches import unchanged
+from .batches import (BatchResult, clear_complaint_batch, record_complaint_batch, record_landing,
+                      roomy_temp_buffers, unchanged)
 from .complaint_sql import COMPLAINT_COLUMNS, ComplaintQuery
 from .complaint_values import TooLong
 from .rejects import RejectCollector, reject_source, write_notes, write_rejects

@@ -1,4 +1,5 @@
-"""Rows of a file: complaints as text (`read_complaints`, typed and checked by the loader in\nSQL), follow-up reports typed and checked here (`read_followups`, docs/inputs.md)."""
+"""Rows of a file: complaints as text (`read_complaints`, typed and checked by the loader in
+SQL), follow-up reports typed and checked here (`read_followups`, docs/inputs.md)."""
 from __future__ import annotations
 
 from contextlib import closing
@@ -154,7 +155,8 @@ def read_followups(path: Path, *, agency_code: str, submitted_on: date) -> Itera
     """Canonical follow-up report rows, and a `Reject` for each row that cannot load.
 
     `FileRejected` is raised as in `read_complaints`. `agency_code` is accepted for symmetry
-    with the complaints loader; follow-up reports have no agency column to check. A report with a header and no rows yields nothing.
+    with the complaints loader; follow-up reports have no agency column to check. A report
+    with a header and no rows yields nothing.
     """
     for item in _table_rows(path, FOLLOWUPS):
         if isinstance(item, Note):
