@@ -3,7 +3,8 @@
 -- (seeds/complaint_statuses.csv) and from the sum of the age buckets; both must be 0. The rule
 -- lives here, the suite only selects the run date's rows and checks the columns.
 -- A view over the mart: nothing to rebuild at night.
-{{ config(materialized='view') }}
+-- Its data tests check the agencies' days this run rebuilt (macros/test_scope.sql).
+{{ config(materialized='view', meta={'test_scope': 'changed_agency_days'}) }}
 {%- set statuses = open_status_codes() %}
 
 select

@@ -2,7 +2,8 @@
 -- completions, the completion rate of the whole (macros/completion_rate.sql: summed counts,
 -- never an average of rates) and the open complaints. The report's province figures.
 -- A view: nothing to rebuild at night; read for one day at a time.
-{{ config(materialized='view') }}
+-- Its data tests check the days this run rebuilt (macros/test_scope.sql).
+{{ config(materialized='view', meta={'test_scope': 'changed_days'}) }}
 
 with
 

@@ -7,7 +7,8 @@
 --   overdue on D = overdue_from <= D and (overdue_until is null or overdue_until > D):
 --                followup_late_from <= D, no follow-up by D, not closed by D.
 -- A view: nothing to rebuild at night; read for one day at a time.
-{{ config(materialized='view') }}
+-- Its data tests check the complaints this run rebuilt (macros/test_scope.sql).
+{{ config(materialized='view', meta={'test_scope': 'changed_complaints'}) }}
 
 with
 
