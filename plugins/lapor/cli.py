@@ -256,8 +256,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from lapor.demo_run import run_demo
+    from lapor.dev.generate import DEMO_END, DEMO_START, generate_sample_exports
 
-    return run_demo(settings)
+    return run_demo(settings, DEMO_START, DEMO_END, generate_sample_exports)
 
 
 def _version() -> str:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Callable
 
 from lapor.settings import Settings
 
@@ -76,19 +78,21 @@ def summary_text(settings: Settings, days: list[date]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(settings: Settings) -> int:
+def run_demo(settings: Settings, first: date, last: date, write_exports: Callable[[Path], object]) -> int:
+    """The nightly DAG for every day from `first` to `last` over the drop folder that
+    `write_exports` writes (the sample generator of lapor.dev, which `lapor demo` passes in: no
+    runtime module imports it), then the summary."""
     from lapor import runner
-    from lapor.dev.generate import DEMO_END, DEMO_START, generate_sample_exports
     from lapor.warehouse import redact, warehouse_url
 
     print(f"LAPOR_HOME: {settings.home}")
     url = warehouse_url(settings)
     print(f"warehouse: {redact(url)}")
     exports = settings.home / "sample-exports"
-    generate_sample_exports(exports)
+    write_exports(exports)
     print(f"sample exports of all 38 agencies: {exports}")
     log_file = runner.log_to_file(settings)
-    days = [DEMO_START + timedelta(days=i) for i in range((DEMO_END - DEMO_START).days + 1)]
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     outcomes = runner.run_days(settings, days, exports, f"demo: {runner.DAG_ID}", log_file)
     failed = [o for o in outcomes if not o.ok]
     print()

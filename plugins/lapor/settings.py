@@ -44,6 +44,20 @@ class SettingError(ValueError):
     """A setting has a value the pipeline cannot use; the message names the variable."""
 
 
+# What a delivered file may hold at most (lapor.readers.limits): variable -> (default, minimum).
+FILE_LIMITS = {
+    "LAPOR_MAX_FILE_MB": (512, 1),
+    "LAPOR_MAX_COLUMNS": (500, 10),
+    "LAPOR_MAX_CELL_CHARS": (131072, 1024),
+    "LAPOR_MAX_UNCOMPRESSED_MB": (512, 1),
+}
+
+
+def file_limits() -> dict[str, int]:
+    """The file limits in the environment, each checked (`SettingError` names a wrong one)."""
+    return {name: _int(name, default, minimum=minimum) for name, (default, minimum) in FILE_LIMITS.items()}
+
+
 @dataclass(frozen=True)
 class WarehouseUrl:
     """A `postgresql://user:password@host:port/dbname?sslmode=…` URL, taken apart once."""
@@ -226,9 +240,7 @@ class Settings:
         warehouse = (os.environ.get("LAPOR_WAREHOUSE_URL") or "").strip() or None
         if warehouse:
             parse_warehouse_url(warehouse)
-        from lapor.readers.limits import Limits
-
-        Limits.from_env()  # read again where a file is read; checked here, at start, too
+        file_limits()  # read again where a file is read (lapor.readers.limits); checked here, at start, too
         return cls(
             home=home,
             warehouse_url=warehouse,

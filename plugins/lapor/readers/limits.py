@@ -34,13 +34,16 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> "Limits":
-        from lapor.settings import _int
+        """The limits in the environment (defaults and minima: lapor.settings.FILE_LIMITS, where
+        Settings.from_env checks them at start too)."""
+        from lapor.settings import file_limits
 
+        values = file_limits()
         return cls(
-            max_file_mb=_int("LAPOR_MAX_FILE_MB", cls.max_file_mb, minimum=1),
-            max_columns=_int("LAPOR_MAX_COLUMNS", cls.max_columns, minimum=10),
-            max_cell_chars=_int("LAPOR_MAX_CELL_CHARS", cls.max_cell_chars, minimum=1024),
-            max_uncompressed_mb=_int("LAPOR_MAX_UNCOMPRESSED_MB", cls.max_uncompressed_mb, minimum=1),
+            max_file_mb=values["LAPOR_MAX_FILE_MB"],
+            max_columns=values["LAPOR_MAX_COLUMNS"],
+            max_cell_chars=values["LAPOR_MAX_CELL_CHARS"],
+            max_uncompressed_mb=values["LAPOR_MAX_UNCOMPRESSED_MB"],
         )
 
     @property
