@@ -65,14 +65,14 @@ def prepare(run_date: str | date, settings: Settings | None = None) -> dict:
             agencies = load_registry(settings.registry_path)
             write_calendar(conn)
             current = conn.execute(
-                "select agency_code, agency_name, agency_type, sk_number, sk_date, admin_email, source, source_url "
-                "from ref.agencies order by agency_code").fetchall()
+                "select agency_code, agency_name, agency_type, sk_number, sk_date, admin_email, source, source_url, "
+                "head_email from ref.agencies order by agency_code").fetchall()
             wanted = sorted(a.as_row() for a in agencies)
             if current != wanted:
                 with conn.transaction():
                     conn.execute("delete from ref.agencies")
                     with conn.cursor().copy("copy ref.agencies (agency_code, agency_name, agency_type, sk_number, "
-                                            "sk_date, admin_email, source, source_url) from stdin") as copy:
+                                            "sk_date, admin_email, source, source_url, head_email) from stdin") as copy:
                         for row in wanted:
                             copy.write_row(row)
             conn.execute("insert into raw.pipeline_runs (run_date) values (%s) on conflict do nothing", (day,))

@@ -200,6 +200,23 @@ def _month(name: str, default: str) -> date:
         raise SettingError(f"{name}={raw!r}: expected a month as YYYY-MM") from None
 
 
+WEEKDAYS = {"senin": 1, "selasa": 2, "rabu": 3, "kamis": 4, "jumat": 5, "sabtu": 6, "minggu": 7,
+            "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6, "sunday": 7}
+
+
+def _weekday(name: str, default: int) -> int:
+    """A day of the week as its ISO number (1 = Monday … 7 = Sunday) or its name (senin, monday)."""
+    raw = (os.environ.get(name) or "").strip().lower().replace("'", "")
+    if not raw:
+        return default
+    if raw.isdigit() and 1 <= int(raw) <= 7:
+        return int(raw)
+    if raw in WEEKDAYS:
+        return WEEKDAYS[raw]
+    raise SettingError(f"{name}={os.environ.get(name)!r}: expected a day of the week, 1 (Monday) to 7 (Sunday) "
+                       "or its name (senin … minggu, monday … sunday)")
+
+
 def _duration(name: str, default: str) -> str:
     """A PostgreSQL duration such as 60s, 500ms, 5min, 1h (a bare number is milliseconds)."""
     raw = (os.environ.get(name) or "").strip() or default
@@ -225,7 +242,9 @@ class Settings:
     http_timeout: float = 30.0
     http_retries: int = 4
     http_backoff: float = 1.0
-    reminder_days: int = 3
+    reminder_days: int = 3                  # working days between two mails about the same open finding
+    escalation_after_reminders: int = 2     # the reminder after this many is an escalation
+    weekly_summary_day: int = 1             # ISO weekday of followup_overdue's weekly summary (1 = Monday)
     bi_statement_timeout: str = "60s"
     sources_pool_slots: int = DEFAULT_POOL_SLOTS
 
@@ -259,6 +278,8 @@ class Settings:
             http_retries=_int("LAPOR_HTTP_RETRIES", 4),
             http_backoff=_float("LAPOR_HTTP_BACKOFF", 1.0),
             reminder_days=_int("LAPOR_REMINDER_DAYS", 3, minimum=1),
+            escalation_after_reminders=_int("LAPOR_ESCALATION_AFTER_REMINDERS", 2, minimum=0),
+            weekly_summary_day=_weekday("LAPOR_WEEKLY_SUMMARY_DAY", 1),
             bi_statement_timeout=_duration("LAPOR_BI_STATEMENT_TIMEOUT", "60s"),
             sources_pool_slots=_int("LAPOR_SOURCES_POOL_SLOTS", DEFAULT_POOL_SLOTS, minimum=1),
         )

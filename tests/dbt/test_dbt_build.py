@@ -95,7 +95,7 @@ def load_raw(url: str) -> None:
         with conn.transaction():
             conn.cursor().executemany(
                 "insert into ref.agencies (agency_code, agency_name, agency_type, sk_number, sk_date,"
-                " admin_email, source, source_url) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " admin_email, source, source_url, head_email) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [agency.as_row() for agency in load_registry(DEFAULT_REGISTRY)],
             )
             columns = list(COMPLAINTS[0])

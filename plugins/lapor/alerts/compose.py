@@ -11,6 +11,7 @@ import psycopg
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from lapor.formatting import angka, severity_rank, tanggal
+from lapor.registry import is_plain_address
 from lapor.settings import Settings
 
 
@@ -55,23 +56,8 @@ class Message:
     key: str = field(default="")
     fingerprints: list[tuple[str, str]] = field(default_factory=list)   # (check_name, fingerprint) told
     images: tuple = ()           # lapor.alerts.chart.InlineImage the HTML part shows by Content-ID
-
-
-def fingerprint(check_name: str, facts: dict) -> str:
-    """What makes a finding the same finding on another day (not its growing counts)."""
-    facts = facts or {}
-    identity = {
-        "followup_report_missing": [m.get("period") for m in facts.get("months", [])],
-        "followup_report_late": [(m.get("period"), m.get("submitted_on")) for m in facts.get("months", [])],
-        "followup_overdue": sorted(c.get("tracking_id") for c in facts.get("cases", [])),
-        "export_missing": facts.get("export_day"),
-        "export_unreadable": [facts.get("file"), facts.get("reason_code")],
-        "sk_missing": [facts.get("sk_number"), facts.get("sk_date")],
-        "ingest_failed": [facts.get("run_date"), facts.get("status")],
-        "followup_unreadable": sorted((f.get("file"), f.get("reason_code")) for f in facts.get("files", [])),
-    }.get(check_name, facts)
-    raw = json.dumps([check_name, identity], sort_keys=True, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    cc: tuple[str, ...] = ()     # an escalation: the coordinator and the agency head
+    notices: list = field(default_factory=list)   # lapor.alerts.findings.Notice this message tells
 
 
 def _key(run_date: date, recipient: str, kind: str, payload: object) -> str:
@@ -82,29 +68,14 @@ def _key(run_date: date, recipient: str, kind: str, payload: object) -> str:
 def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: date,
                      report_url: str | None = None, key_chart=None) -> list[Message]:
     """The digest (with the backlog chart, a lapor.alerts.chart.InlineImage, when given) and
-    the agency messages."""
-    rows = conn.execute(
-        """select r.check_name, r.agency_code, a.agency_name, a.admin_email, r.severity, r.details, r.facts,
-                  exists (select 1 from quality.check_results p
-                          where p.check_name = r.check_name and p.agency_code = r.agency_code and not p.passed
-                            and p.run_date = (select max(run_date) from quality.check_results
-                                              where run_date < r.run_date)) as was_flagged
-           from quality.check_results r
-           join ref.agencies a using (agency_code)
-           where r.run_date = %s and not r.passed
-           order by r.agency_code, r.check_name""",
-        (run_date,),
-    ).fetchall()
-    resolved = conn.execute(
-        """select p.check_name, p.agency_code, a.agency_name
-           from quality.check_results p join ref.agencies a using (agency_code)
-           join quality.check_results r on r.check_name = p.check_name and r.agency_code = p.agency_code
-                                        and r.run_date = %(d)s and r.passed
-           where not p.passed and p.severity <> 'error'
-             and p.run_date = (select max(run_date) from quality.check_results where run_date < %(d)s)
-           order by p.agency_code, p.check_name""",
-        {"d": run_date},
-    ).fetchall()
+    the agency messages, from the life of the findings (lapor.alerts.findings)."""
+    from lapor.alerts.findings import due_notices, escalated_on, findings_around, is_open
+
+    errors: dict[str, dict] = {}
+    for check, details in conn.execute(
+            """select check_name, min(details) from quality.check_results
+               where run_date = %s and not passed and severity = 'error' group by 1 order by 1""", (run_date,)):
+        errors[check] = {"check_name": check, "details": details}
     suite_failures = [{"suite": r[0], "expectation": r[1], "target": r[2]} for r in conn.execute(
         """select suite, expectation, target from quality.suite_results
            where run_date = %s and not success order by suite, expectation, target""", (run_date,))]
@@ -112,67 +83,86 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
     input_warnings = [{"agency_code": r[0], "file": r[1], "reason_code": r[2], "reason": r[3]} for r in conn.execute(
         """select agency_code, file, reason_code, reason from quality.input_warnings
            where run_date = %s order by agency_code nulls first, file, reason_code""", (run_date,))]
-    errors: dict[str, dict] = {}
-    agencies: dict[str, dict] = {}
-    for check, code, name, email, severity, details, facts, was_flagged in rows:
-        if severity == "error":
-            errors.setdefault(check, {"check_name": check, "details": details})
-            continue
-        entry = agencies.setdefault(code, {"agency_code": code, "agency_name": name, "admin_email": email,
-                                           "findings": []})
-        entry["findings"].append({"check_name": check, "severity": severity, "details": details,
-                                  "facts": facts, "is_new": not was_flagged})
-    for entry in agencies.values():
-        entry["findings"].sort(key=lambda f: (severity_rank(f["severity"]), f["check_name"]))
-    ordered = sorted(agencies.values(), key=lambda a: (
-        min(severity_rank(f["severity"]) for f in a["findings"]), -len(a["findings"]), a["agency_code"]))
-    for rank, entry in enumerate(ordered, start=1):
-        entry["rank"] = rank
+    contacts = {r[0]: {"admin_email": r[1], "head_email": r[2]} for r in conn.execute(
+        "select agency_code, admin_email, head_email from ref.agencies")}
+
+    found = findings_around(conn, settings, run_date)
+    order = lambda f: (severity_rank(f.severity), f.agency_code, f.check_name, f.subject)   # noqa: E731
+    open_now = sorted((f for f in found if is_open(f, run_date)), key=order)
+    opened = [f for f in open_now if f.opened_on == run_date]
+    resolved = sorted((f for f in found if f.resolved_on == run_date), key=order)
+    notices = due_notices(conn, settings, run_date, found)
+    # agencies without an address hear nothing; their notices are not recorded either
+    notices = [n for n in notices if contacts.get(n.finding.agency_code, {}).get("admin_email")]
+    already = escalated_on(conn, run_date)
+    first_escalations = {n.finding.finding_id for n in notices
+                         if n.escalated and n.seq == settings.escalation_after_reminders + 1}
+    escalated = [f for f in open_now if f.finding_id in already | first_escalations]
 
     messages: list[Message] = []
-    if ordered or errors or suite_failures or input_warnings:
-        subject = (f"[LAPOR! Jatim] Pemantauan {tanggal(run_date)}: {len(ordered)} instansi perlu ditindaklanjuti"
-                   + (f", {len(errors)} pemeriksaan gagal" if errors else "")
-                   + (f", {len(suite_failures)} uji kualitas data gagal" if suite_failures else "")
-                   + (f", {len(input_warnings)} peringatan berkas" if input_warnings else ""))
-        context = {"run_date": run_date, "agencies": ordered, "errors": list(errors.values()),
-                   "suite_failures": suite_failures, "input_warnings": input_warnings,
-                   "resolved": [{"check_name": c, "agency_code": a, "agency_name": n} for c, a, n in resolved],
-                   "report_url": report_url, "subject": subject, "key_chart": key_chart}
+    if open_now or resolved or errors or suite_failures or input_warnings:
+        counts = [f"{len(opened)} temuan baru" if opened else "",
+                  f"{len(escalated)} eskalasi" if escalated else "",
+                  f"{len(errors)} pemeriksaan gagal" if errors else "",
+                  f"{len(suite_failures)} uji kualitas data gagal" if suite_failures else "",
+                  f"{len(input_warnings)} peringatan berkas" if input_warnings else ""]
+        counts = [c for c in counts if c]
+        subject = (f"[LAPOR! Jatim] Pemantauan {tanggal(run_date)}: "
+                   + (", ".join(counts) if counts else "tidak ada temuan baru")
+                   + f" ({len(open_now)} temuan terbuka)")
+        context = {"run_date": run_date, "errors": list(errors.values()), "suite_failures": suite_failures,
+                   "input_warnings": input_warnings, "report_url": report_url, "subject": subject,
+                   "key_chart": key_chart,
+                   "opened": [f.as_context() for f in opened],
+                   "resolved": [f.as_context() for f in resolved],
+                   "escalated": [f.as_context() for f in escalated],
+                   "open_findings": [f.as_context() for f in open_now],
+                   "open_agencies": len({f.agency_code for f in open_now})}
         messages.append(Message(
             "digest", settings.coordinator_email, subject,
             render("digest.txt.j2", context), render("digest.html.j2", context),
             None, run_date,
             _key(run_date, settings.coordinator_email, "digest",
-                 [ordered and [(a["agency_code"], [(f["check_name"], f["details"]) for f in a["findings"]])
-                               for a in ordered], sorted(errors), suite_failures,
-                  [(w["file"], w["reason_code"]) for w in input_warnings]]),
+                 [[f.finding_id for f in opened], [f.finding_id for f in resolved],
+                  [f.finding_id for f in escalated], [f.finding_id for f in open_now], sorted(errors),
+                  suite_failures, [(w["file"], w["reason_code"]) for w in input_warnings]]),
             images=(key_chart,) if key_chart else ()))
-    for entry in ordered:
-        if not entry["admin_email"]:
-            continue
-        # An agency hears of a finding once, then as a reminder every `reminder_days` days.
-        told = []
-        for f in entry["findings"]:
-            f["fingerprint"] = fingerprint(f["check_name"], f["facts"])
-            last = conn.execute(
-                """select max(run_date) from quality.alert_findings
-                   where recipient = %s and check_name = %s and fingerprint = %s and run_date < %s""",
-                (entry["admin_email"], f["check_name"], f["fingerprint"], run_date)).fetchone()[0]
-            if last is not None and (run_date - last).days < settings.reminder_days:
-                continue
-            f["is_reminder"] = last is not None
-            told.append(f)
-        if not told:
-            continue
-        subject = f"[LAPOR! Jatim] Temuan pemantauan {entry['agency_name']} – {tanggal(run_date)}"
-        if all(f["is_reminder"] for f in told):
-            subject = "[Pengingat] " + subject
-        context = {"run_date": run_date, "agency": entry, "findings": told, "subject": subject}
+
+    by_agency: dict[str, list] = {}
+    for notice in notices:
+        by_agency.setdefault(notice.finding.agency_code, []).append(notice)
+    for code in sorted(by_agency):
+        mine = sorted(by_agency[code], key=lambda n: order(n.finding))
+        recipient = contacts[code]["admin_email"]
+        name = mine[0].finding.agency_name
+        kinds = {("escalation" if n.escalated else n.kind) for n in mine}
+        cc: tuple[str, ...] = ()
+        if "escalation" in kinds:
+            subject = f"[LAPOR! Jatim] ESKALASI: temuan {name} belum diselesaikan – {tanggal(run_date)}"
+            head = contacts[code]["head_email"]
+            cc = tuple(a for a in dict.fromkeys([settings.coordinator_email, head])
+                       if a and is_plain_address(a) and a != recipient)
+        elif "reminder" in kinds:
+            subject = f"[Pengingat] [LAPOR! Jatim] Temuan pemantauan {name} – {tanggal(run_date)}"
+        elif "opened" in kinds:
+            subject = f"[LAPOR! Jatim] Temuan pemantauan {name} – {tanggal(run_date)}"
+        elif "weekly" in kinds:
+            subject = f"[LAPOR! Jatim] Ringkasan mingguan {name} – {tanggal(run_date)}"
+        else:
+            subject = f"[LAPOR! Jatim] Terima kasih: temuan {name} sudah selesai – {tanggal(run_date)}"
+
+        def part(kind: str, escalated: bool = False) -> list[dict]:
+            return [dict(n.finding.as_context(), seq=n.seq) for n in mine
+                    if n.kind == kind and n.escalated == escalated]
+
+        context = {"run_date": run_date, "agency": {"agency_code": code, "agency_name": name},
+                   "subject": subject, "escalations": part("reminder", True), "opened": part("opened"),
+                   "reminders": part("reminder"), "weekly": part("weekly"), "resolved": part("resolved"),
+                   "reminder_days": settings.reminder_days, "cc": cc}
         messages.append(Message(
-            "agency", entry["admin_email"], subject,
+            "agency", recipient, subject,
             render("agency.txt.j2", context), render("agency.html.j2", context),
-            entry["agency_code"], run_date,
-            _key(run_date, entry["admin_email"], "agency", [(f["check_name"], f["details"]) for f in told]),
-            [(f["check_name"], f["fingerprint"]) for f in told]))
+            code, run_date,
+            _key(run_date, recipient, "agency", sorted(n.identity for n in mine)),
+            cc=cc, notices=mine))
     return messages

@@ -42,6 +42,11 @@ def to_email(message: Message, sender: str) -> EmailMessage:
     email = EmailMessage(policy=MAIL_POLICY)
     email["From"] = sender
     email["To"] = message.recipient
+    for copy in message.cc:
+        if not is_plain_address(copy):
+            raise AlertError(f"the copy recipient {copy!r} is not one plain e-mail address")
+    if message.cc:
+        email["Cc"] = ", ".join(message.cc)
     email["Subject"] = one_line(message.subject)
     email["Message-ID"] = f"<{message.key[:32]}@lapor-jatim>"
     email["Date"] = format_datetime(datetime.now(timezone.utc))
@@ -136,6 +141,12 @@ def deliver(conn: psycopg.Connection, settings: Settings, messages: list[Message
                                                                run_date, idempotency_key)
                            values (%s, %s, %s, %s, %s, %s) on conflict do nothing""",
                         (message.recipient, message.agency_code, check_name, print_, message.run_date, message.key))
+                for notice in message.notices:      # what the message tells of each finding (findings.py)
+                    conn.execute(
+                        """insert into quality.finding_notices (finding_id, kind, seq, escalated, run_date, recipient,
+                                                                 idempotency_key)
+                           values (%s, %s, %s, %s, %s, %s, %s) on conflict do nothing""",
+                        (*notice.identity, notice.escalated, message.run_date, message.recipient, message.key))
                 # Sent inside the claim's transaction: if sending fails the claim is rolled back.
                 email = to_email(message, settings.mail_from)
                 if settings.smtp_url:

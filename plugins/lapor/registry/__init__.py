@@ -1,4 +1,5 @@
-"""The agency registry: the 38 kabupaten/kota of Jawa Timur, their SK, admin e-mail and source.
+"""The agency registry: the 38 kabupaten/kota of Jawa Timur, their SK, admin e-mail and source
+(and, optionally, the agency head's address, `head_email`, in copy of an escalation).
 
 Codes and names are the official Kemendagri/BPS codes of the 38 kabupaten/kota. The SK
 numbers and dates and the admin addresses shipped here are sample values: replace them with
@@ -15,7 +16,8 @@ from pathlib import Path
 
 CODE = re.compile(r"\A\d{2}\.\d{2}\Z")   # \Z: "35.05\n" is not a code
 SOURCES = ("folder", "http")
-COLUMNS = ["agency_code", "agency_name", "agency_type", "sk_number", "sk_date", "admin_email", "source", "source_url"]
+COLUMNS = ["agency_code", "agency_name", "agency_type", "sk_number", "sk_date", "admin_email", "source", "source_url",
+           "head_email"]
 
 
 class RegistryError(ValueError):
@@ -32,10 +34,11 @@ class Agency:
     admin_email: str | None
     source: str = "folder"
     source_url: str | None = None
+    head_email: str | None = None     # the agency head's address: in copy of an escalation
 
     def as_row(self) -> tuple:
         return (self.agency_code, self.agency_name, self.agency_type, self.sk_number, self.sk_date,
-                self.admin_email, self.source, self.source_url)
+                self.admin_email, self.source, self.source_url, self.head_email)
 
 
 # A registry value ends up in e-mail headers (the admin's address, the subject), the report
@@ -135,6 +138,10 @@ def _agency(path: Path, line: int, seen: set[str], row: dict[str, str]) -> Agenc
     if admin_email is not None and not is_plain_address(admin_email):
         raise RegistryError(f"{where}, column admin_email: {admin_email!r} is not one plain e-mail address "
                             "(like admin@blitarkab.go.id: no name, no list)")
+    head_email = row["head_email"].strip() or None
+    if head_email is not None and not is_plain_address(head_email):
+        raise RegistryError(f"{where}, column head_email: {head_email!r} is not one plain e-mail address "
+                            "(like bupati@blitarkab.go.id: no name, no list)")
     return Agency(
         agency_code=code,
         agency_name=name,
@@ -144,4 +151,5 @@ def _agency(path: Path, line: int, seen: set[str], row: dict[str, str]) -> Agenc
         admin_email=admin_email,
         source=source,
         source_url=row["source_url"].strip() or None,
+        head_email=head_email,
     )

@@ -339,3 +339,100 @@ create table if not exists quality.run_status (
     failed_step       text,                   -- prepare | transform, when it could record why
     error             text
 );
+
+-- Findings with a life (docs/checks.md, "The life of a finding") ---------------------------
+-- The agency head's address (registry column head_email, optional): in copy of an escalation.
+alter table ref.agencies add column if not exists head_email text;
+
+-- What each mail about a finding told, one row per finding and notice, written in the same
+-- transaction as the message's claim in quality.alerts_sent (lapor.alerts.send.deliver): a
+-- notice in this table is never composed again, whichever run date is re-run.
+--   kind: opened | reminder (seq 1, 2, ...; escalated once seq passes
+--         LAPOR_ESCALATION_AFTER_REMINDERS) | resolved | weekly (seq = ISO year * 100 + week)
+create table if not exists quality.finding_notices (
+    finding_id       text not null,
+    kind             text not null check (kind in ('opened', 'reminder', 'resolved', 'weekly')),
+    seq              integer not null default 0,
+    escalated        boolean not null default false,
+    run_date         date not null,
+    recipient        text not null,
+    idempotency_key  text not null,
+    primary key (finding_id, kind, seq)
+);
+
+-- One row per finding: a check flagging the same subject of an agency on consecutive runs of
+-- that check. Derived from quality.check_results alone, so re-running a date changes nothing
+-- twice: the run dates of a check are the dates it ran (an `error` row is no run); for the two
+-- export checks a weekend or holiday run that flags nothing is no run either (no export is
+-- due). The subject is what the finding is about:
+--   followup_report_missing  report:YYYY-MM  one month's follow-up report (a new month, a new finding)
+--   followup_overdue         overdue         the agency's complaints past the follow-up limit
+--   export_missing           export          the agency's daily export stream
+--   export_unreadable        export          the same stream, delivered but rejected
+--   followup_unreadable      followup-file   the follow-up report files rejected that day
+--   sk_missing               sk              the agency's SK naming its complaint managers
+--   ingest_failed            ingest          loading the agency's files
+--   any other check          check           the check as a whole
+-- followup_report_late is no finding of its own: it is how a followup_report_missing finding
+-- ends (its facts say when the report came and how late). A finding resolves on the next run of
+-- its check that does not flag its subject; flagged again later, it is a new finding.
+create or replace view quality.findings as
+with
+runs as (
+    select r.check_name, r.run_date,
+           row_number() over (partition by r.check_name order by r.run_date) as run_no
+    from quality.check_results r
+    left join ref.calendar c on c.day = r.run_date
+    where r.severity <> 'error' and r.check_name <> 'followup_report_late'
+    group by r.check_name, r.run_date, c.is_weekend, c.is_public_holiday, c.is_cuti_bersama
+    having r.check_name not in ('export_missing', 'export_unreadable')
+        or not (coalesce(c.is_weekend, false) or coalesce(c.is_public_holiday, false)
+                or coalesce(c.is_cuti_bersama, false))
+        or bool_or(not r.passed)
+),
+flagged as (
+    select r.check_name, r.agency_code, s.subject, s.subject_label, r.run_date, n.run_no, r.severity, r.facts
+    from quality.check_results r
+    join runs n on n.check_name = r.check_name and n.run_date = r.run_date
+    cross join lateral (
+        select 'report:' || left(m ->> 'period', 7) as subject, 'Laporan ' || (m ->> 'label') as subject_label
+        from jsonb_array_elements(coalesce(r.facts -> 'months', '[]'::jsonb)) m
+        where r.check_name = 'followup_report_missing'
+        union all
+        select v.subject, v.subject_label
+        from (values
+            ('followup_overdue', 'overdue', 'Pengaduan melewati batas tindak lanjut'),
+            ('export_missing', 'export', 'Ekspor harian'),
+            ('export_unreadable', 'export', 'Ekspor harian'),
+            ('followup_unreadable', 'followup-file', 'Berkas laporan hasil tindak lanjut'),
+            ('sk_missing', 'sk', 'SK pengelola pengaduan'),
+            ('ingest_failed', 'ingest', 'Pemuatan berkas instansi')
+        ) v (check_name, subject, subject_label)
+        where v.check_name = r.check_name
+        union all
+        select 'check', r.check_name
+        where r.check_name not in ('followup_report_missing', 'followup_overdue', 'export_missing',
+                                   'export_unreadable', 'followup_unreadable', 'sk_missing', 'ingest_failed')
+    ) s
+    where not r.passed
+),
+islands as (
+    select *, run_no - row_number() over (partition by check_name, agency_code, subject order by run_no) as island
+    from flagged
+),
+lives as (
+    select check_name, agency_code, subject, min(subject_label) as subject_label,
+           min(run_date) as opened_on, max(run_date) as last_seen_on, max(run_no) as last_run_no,
+           count(*)::integer as runs_flagged
+    from islands
+    group by check_name, agency_code, subject, island
+)
+select
+    md5(concat_ws('|', l.check_name, l.agency_code, l.subject, l.opened_on)) as finding_id,
+    l.agency_code, l.check_name, l.subject, l.subject_label,
+    l.opened_on, l.last_seen_on, next_run.run_date as resolved_on, l.runs_flagged,
+    last_row.severity, last_row.details, last_row.facts
+from lives l
+left join runs next_run on next_run.check_name = l.check_name and next_run.run_no = l.last_run_no + 1
+join quality.check_results last_row on last_row.check_name = l.check_name
+     and last_row.agency_code = l.agency_code and last_row.run_date = l.last_seen_on;

@@ -1,0 +1,203 @@
+"""The life of a finding (docs/checks.md): opened → reminded → escalated → resolved, each told
+once over real SMTP, re-runs sending nothing new, and a finding that resolves and comes back
+being a new finding. Check results are written straight into quality.check_results (real
+PostgreSQL), night after night, and each night is mailed as pipeline.alert mails it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+ADMIN = "admin@blitarkab.example"
+HEAD = "bupati@blitarkab.example"
+APRIL = {"period": "2021-04-01", "label": "April 2021", "due_date": "2021-05-07"}
+# June 2021: no holiday from the 7th to the 15th; the 7th and the 14th are Mondays
+NIGHTS = [date(2021, 6, d) for d in (7, 8, 9, 10, 11, 14, 15)]
+
+
+def results(day: date) -> list[tuple]:
+    """Blitar's check results on each night: April's report missing from the 7th to the 11th, received
+    late on the 14th, missing again on the 15th (a corrected file took it away); complaints past the
+    follow-up limit every night."""
+    rows = []
+    missing = day != date(2021, 6, 14)
+    rows.append((day, "followup_report_missing", "35.05", not missing, "high",
+                 "1 follow-up report(s) missing" if missing else "ok",
+                 Jsonb({"months": [APRIL]} if missing else {})))
+    late = day == date(2021, 6, 14)
+    rows.append((day, "followup_report_late", "35.05", not late, "medium", "late" if late else "ok",
+                 Jsonb({"months": [dict(APRIL, submitted_on=day.isoformat(), working_days_late=25)]} if late else {})))
+    rows.append((day, "followup_overdue", "35.05", False, "medium", "1 complaint(s)", Jsonb({
+        "count": 1, "limit": 5, "oldest": {"tracking_id": "3000002", "working_days": 9},
+        "cases": [{"tracking_id": "3000002", "dispositioned_on": "2021-05-10", "working_days": 9,
+                   "working_days_late": 4, "title": "Jalan rusak"}]})))
+    return rows
+
+
+@pytest.fixture()
+def night(scratch, smtp_server):
+    """(settings, url, mailbox, run): run(day) records that night's results and mails it."""
+    from lapor.alerts import compose_messages, deliver
+    from lapor.calendar import write_calendar
+
+    settings, url, _ = scratch
+    smtp_url, mailbox = smtp_server
+    settings = dataclasses.replace(settings, smtp_url=smtp_url, reminder_days=2, escalation_after_reminders=1,
+                                   weekly_summary_day=1)
+    with psycopg.connect(url) as conn:
+        write_calendar(conn)
+        conn.execute("""insert into ref.agencies (agency_code, agency_name, agency_type, admin_email, head_email)
+                        values ('35.05', 'Kabupaten Blitar', 'kabupaten', %s, %s)""", (ADMIN, HEAD))
+        conn.commit()
+
+    def run(day: date, record: bool = True) -> list:
+        with psycopg.connect(url) as conn:
+            if record:
+                conn.execute("delete from quality.check_results where run_date = %s", (day,))
+                with conn.cursor() as cur:
+                    cur.executemany("insert into quality.check_results values (%s, %s, %s, %s, %s, %s, %s)",
+                                    results(day))
+                conn.commit()
+            mailbox.clear()
+            deliver(conn, settings, compose_messages(conn, settings, day))
+            conn.commit()
+        return list(mailbox.messages)
+
+    return settings, url, mailbox, run
+
+
+def text(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+
+
+def to_agency(messages) -> list:
+    return [m for rcpts, m in messages if ADMIN in rcpts]
+
+
+def test_open_remind_escalate_resolve_reopen_each_told_once(night):
+    settings, url, mailbox, run = night
+    sent = {}
+    for day in NIGHTS:
+        messages = run(day)
+        sent[day] = to_agency(messages)
+        digests = [m for rcpts, m in messages if rcpts == [settings.coordinator_email]]
+        assert len(digests) == 1, day
+        sent[day, "digest"] = digests[0]
+        # the same night again: nothing new is sent
+        assert run(day, record=False) == [], day
+
+    # 7 June: both findings open; one message tells them
+    (opened,) = sent[NIGHTS[0]]
+    assert opened["Subject"] == "[LAPOR! Jatim] Temuan pemantauan Kabupaten Blitar – 7 Juni 2021"
+    assert "Laporan bulan April 2021 (jatuh tempo 7 Mei 2021) belum diterima." in text(opened)
+    assert "3000002" in text(opened) and opened["Cc"] is None
+    assert "2 temuan baru" in sent[NIGHTS[0], "digest"]["Subject"]
+    # 8 June: one working day open, under LAPOR_REMINDER_DAYS (2): silence, and a one-line digest
+    assert sent[date(2021, 6, 8)] == []
+    digest = sent[date(2021, 6, 8), "digest"]
+    assert digest["Subject"] == "[LAPOR! Jatim] Pemantauan 8 Juni 2021: tidak ada temuan baru (2 temuan terbuka)"
+    assert "Tidak ada temuan baru, temuan selesai, atau eskalasi sejak pemantauan sebelumnya; 2 temuan masih " \
+           "terbuka." in text(digest)
+    # 9 June: two working days: the first reminder (overdue complaints are not reminded daily)
+    (reminder,) = sent[date(2021, 6, 9)]
+    assert reminder["Subject"].startswith("[Pengingat] ")
+    assert "[pengingat] Laporan hasil tindak lanjut belum disampaikan" in text(reminder)
+    assert "3000002" not in text(reminder) and reminder["Cc"] is None
+    assert sent[date(2021, 6, 10)] == []
+    # 11 June: the reminder after LAPOR_ESCALATION_AFTER_REMINDERS (1) is an escalation, in copy
+    (escalation,) = sent[date(2021, 6, 11)]
+    assert "ESKALASI" in escalation["Subject"]
+    assert escalation["Cc"] == f"{settings.coordinator_email}, {HEAD}"
+    assert "pimpinan instansi" in text(escalation) and "pengingat ke-2" in text(escalation)
+    assert "1 eskalasi" in sent[date(2021, 6, 11), "digest"]["Subject"]
+    assert "Eskalasi hari ini (1)" in text(sent[date(2021, 6, 11), "digest"])
+    # the escalation reached the copies over SMTP too
+    # 14 June (Monday): the report came, late: a thank-you; the overdue complaints' weekly summary
+    (monday,) = sent[date(2021, 6, 14)]
+    assert "Ringkasan mingguan:\n- Pengaduan belum ditindaklanjuti" in text(monday)
+    assert "Terima kasih, temuan berikut sudah selesai:\n- laporan April 2021 diterima 14 Juni 2021 " \
+           "(terlambat 25 hari kerja)." in text(monday)
+    digest = text(sent[date(2021, 6, 14), "digest"])
+    assert "Selesai hari ini (1):\n  - Kabupaten Blitar (35.05): laporan April 2021 diterima 14 Juni 2021 " \
+           "(terlambat 25 hari kerja)" in digest
+    assert "Temuan terbuka (1, 1 instansi)" in digest
+    assert "Kabupaten Blitar (35.05) | Pengaduan belum ditindaklanjuti melewati batas waktu | 7 Juni 2021 | 5" \
+        in digest
+    # 15 June: missing again: a new finding, told as new
+    (again,) = sent[date(2021, 6, 15)]
+    assert again["Subject"] == "[LAPOR! Jatim] Temuan pemantauan Kabupaten Blitar – 15 Juni 2021"
+    assert "1 temuan baru" in sent[date(2021, 6, 15), "digest"]["Subject"]
+
+    with psycopg.connect(url) as conn:
+        lives = conn.execute(
+            """select check_name, subject, opened_on, last_seen_on, resolved_on from quality.findings
+               order by check_name, opened_on""").fetchall()
+        told = conn.execute(
+            """select f.opened_on, n.kind, n.seq, n.escalated, n.run_date from quality.finding_notices n
+               join quality.findings f using (finding_id)
+               where f.check_name = 'followup_report_missing' order by n.run_date, n.kind""").fetchall()
+    assert lives == [
+        ("followup_overdue", "overdue", date(2021, 6, 7), date(2021, 6, 15), None),
+        ("followup_report_missing", "report:2021-04", date(2021, 6, 7), date(2021, 6, 11), date(2021, 6, 14)),
+        ("followup_report_missing", "report:2021-04", date(2021, 6, 15), date(2021, 6, 15), None)]
+    assert told == [(date(2021, 6, 7), "opened", 0, False, date(2021, 6, 7)),
+                    (date(2021, 6, 7), "reminder", 1, False, date(2021, 6, 9)),
+                    (date(2021, 6, 7), "reminder", 2, True, date(2021, 6, 11)),
+                    (date(2021, 6, 7), "resolved", 0, False, date(2021, 6, 14)),
+                    (date(2021, 6, 15), "opened", 0, False, date(2021, 6, 15))]
+
+    # re-running earlier nights afterwards opens, resolves and sends nothing again
+    for day in NIGHTS:
+        assert to_agency(run(day)) == [], day
+
+
+def test_escalation_copies_only_plain_addresses(night):
+    """A head address in the warehouse from before the registry was checked (CR/LF, markup) is
+    left out of the copy; the escalation still reaches the admin and the coordinator."""
+    settings, url, mailbox, run = night
+    with psycopg.connect(url) as conn:
+        conn.execute("update ref.agencies set head_email = %s",
+                     ("bupati@blitarkab.example\r\nBcc: all@evil.example<img src=x onerror=alert(1)>",))
+        conn.commit()
+    for day in NIGHTS[:4]:
+        run(day)
+    messages = run(NIGHTS[4])
+    (escalation,) = to_agency(messages)
+    assert escalation["Cc"] == settings.coordinator_email
+    (rcpts,) = [r for r, m in messages if ADMIN in r]
+    assert sorted(rcpts) == sorted([ADMIN, settings.coordinator_email])
+    assert "evil" not in str(escalation) and "<img" not in str(escalation)
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("bupati@blitarkab.example\x00", "NUL"),
+    ('"bupati@blitarkab.example\r\nBcc: all@evil.example"', "CR"),
+    ("<img src=x onerror=alert(1)>", "not one plain e-mail address"),
+    ("Bupati <bupati@blitarkab.example>", "not one plain e-mail address"),
+])
+def test_registry_head_email_is_one_plain_address(tmp_path, value, problem):
+    from lapor.registry import RegistryError, load_registry
+
+    path = tmp_path / "registry.csv"
+    quoted = value if value.startswith('"') else f'"{value}"'
+    path.write_text("agency_code,agency_name,agency_type,admin_email,head_email\n"
+                    f"35.05,Kabupaten Blitar,kabupaten,admin@blitarkab.example,{quoted}\n", newline="")
+    with pytest.raises(RegistryError) as raised:
+        load_registry(path)
+    assert problem in str(raised.value)
+    assert "line 2" in str(raised.value)
+
+
+def test_registry_head_email_is_optional_and_read(tmp_path):
+    from lapor.registry import load_registry
+
+    path = tmp_path / "registry.csv"
+    path.write_text("agency_code,agency_name,agency_type,admin_email,head_email\n"
+                    "35.05,Kabupaten Blitar,kabupaten,admin@blitarkab.example,bupati@blitarkab.example\n"
+                    "35.72,Kota Blitar,kota,admin@blitarkota.example,\n")
+    blitar, kota = load_registry(path)
+    assert (blitar.head_email, kota.head_email) == ("bupati@blitarkab.example", None)
