@@ -201,3 +201,64 @@ def test_registry_head_email_is_optional_and_read(tmp_path):
                     "35.72,Kota Blitar,kota,admin@blitarkota.example,\n")
     blitar, kota = load_registry(path)
     assert (blitar.head_email, kota.head_email) == ("bupati@blitarkab.example", None)
+
+
+def test_two_real_nights_through_the_dag_open_then_resolve_once(scratch, smtp_server):
+    """`lapor backfill` of 27 and 28 May 2021 through the Airflow DAG (its own LAPOR_HOME, a fresh
+    database, real SMTP): Kabupaten Mojokerto's April report is missing on the 27th (told as new)
+    and arrives on the 28th (a thank-you naming the day and the working days late); the finding
+    is one row of marts.fct_findings with its history; running the 28th again sends nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from test_checks_and_alerts import EXPORTS, FOLLOWUP, REGISTRY, REPORTS, write
+
+    settings, url, exports = scratch
+    smtp_url, mailbox = smtp_server
+    registry = exports.parent / "registry.csv"
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    registry.write_text(REGISTRY)
+    for code, body in EXPORTS.items():
+        for day in ("2021-05-24", "2021-05-27", "2021-05-28"):
+            write(exports, f"{code}/complaints/{day}.csv", body)
+    for relpath, body in REPORTS.items():
+        write(exports, relpath, body)
+    write(exports, "35.16/followup/2021-04_2021-05-28.csv", FOLLOWUP + "3000011,17/03/2021,Diangkut\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(LAPOR_HOME=str(settings.home), LAPOR_WAREHOUSE_URL=url, LAPOR_SMTP_URL=smtp_url,
+               LAPOR_REGISTRY=str(registry))
+
+    def lapor(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "lapor.cli", *args, "--exports", str(exports)], env=env,
+                              capture_output=True, text=True, timeout=1800)
+        log = settings.home / "logs" / "lapor.log"
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + (
+            log.read_text()[-5000:] if log.exists() else "")
+
+    mailbox.clear()
+    lapor("backfill", "--start", "2021-05-27", "--end", "2021-05-28")
+    mojokerto = [m for rcpts, m in mailbox.messages if "admin@mojokertokab.example" in rcpts]
+    assert [m["Subject"] for m in mojokerto] == [
+        "[LAPOR! Jatim] Temuan pemantauan Kabupaten Mojokerto – 27 Mei 2021",
+        "[LAPOR! Jatim] Terima kasih: temuan Kabupaten Mojokerto sudah selesai – 28 Mei 2021"]
+    assert "Laporan bulan April 2021 (jatuh tempo 7 Mei 2021) belum diterima." in text(mojokerto[0])
+    assert "laporan April 2021 diterima 28 Mei 2021 (terlambat 11 hari kerja)." in text(mojokerto[1])
+    digests = [m for rcpts, m in mailbox.messages if rcpts == [settings.coordinator_email]]
+    assert len(digests) == 2
+    assert "Kabupaten Mojokerto (35.16): laporan April 2021 diterima 28 Mei 2021" in text(digests[1])
+    with psycopg.connect(url) as conn:
+        finding = conn.execute(
+            """select opened_on, last_seen_on, resolved_on, is_open, subject_label, working_days_open
+               from marts.fct_findings where agency_code = '35.16' and check_name = 'followup_report_missing'"""
+        ).fetchall()
+        events = conn.execute(
+            """select e.event, e.event_on, e.agency_told from marts.fct_finding_events e
+               join marts.fct_findings f using (finding_id)
+               where f.agency_code = '35.16' and f.check_name = 'followup_report_missing' order by 2, 1""").fetchall()
+    assert finding == [(date(2021, 5, 27), date(2021, 5, 27), date(2021, 5, 28), False, "Laporan April 2021", 1)]
+    assert events == [("opened", date(2021, 5, 27), True), ("resolved", date(2021, 5, 28), True)]
+
+    mailbox.clear()
+    lapor("run", "--date", "2021-05-28")
+    assert mailbox.messages == []
