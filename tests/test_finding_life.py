@@ -262,3 +262,59 @@ def test_two_real_nights_through_the_dag_open_then_resolve_once(scratch, smtp_se
     mailbox.clear()
     lapor("run", "--date", "2021-05-28")
     assert mailbox.messages == []
+
+
+def test_every_notice_kind_shows_outside_values_as_text(night):
+    """The agency's name (registry) and a late report's label (facts) pass through the opened,
+    reminder, escalation, weekly and thank-you parts and the digest's new/resolved/escalated/open
+    sections as text, never as markup."""
+    from html.parser import HTMLParser
+
+    img = "<img src=x onerror=alert(1)>"
+
+    class Tags(HTMLParser):
+        def __init__(self, html):
+            super().__init__()
+            self.tags, self.text = [], ""
+            self.feed(html)
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+
+        def handle_data(self, data):
+            self.text += data
+
+    settings, url, mailbox, run = night
+    with psycopg.connect(url) as conn:
+        conn.execute("update ref.agencies set agency_name = %s", (f"Kabupaten {img}",))
+        conn.commit()
+    seen = 0
+    for day in NIGHTS:
+        for _, message in run(day):
+            html = message.get_body(preferencelist=("html",)).get_content()
+            parsed = Tags(html)
+            assert "img" not in parsed.tags, (day, message["Subject"])
+            assert f"Kabupaten {img}" in parsed.text
+            assert f"Kabupaten {img}" in text(message)
+            seen += 1
+    assert seen == 7 + 5     # seven digests; opened, reminder, escalation, weekly + thank-you, reopened
+
+
+@pytest.mark.parametrize("raw, expected", [("", 1), ("5", 5), ("jumat", 5), ("Friday", 5), ("minggu", 7)])
+def test_weekly_summary_day_is_a_weekday_number_or_name(monkeypatch, raw, expected):
+    from lapor.settings import Settings
+
+    monkeypatch.setenv("LAPOR_WEEKLY_SUMMARY_DAY", raw)
+    assert Settings.from_env().weekly_summary_day == expected
+
+
+@pytest.mark.parametrize("name, raw", [("LAPOR_WEEKLY_SUMMARY_DAY", "8"), ("LAPOR_WEEKLY_SUMMARY_DAY", "someday"),
+                                       ("LAPOR_ESCALATION_AFTER_REMINDERS", "-1"),
+                                       ("LAPOR_ESCALATION_AFTER_REMINDERS", "two")])
+def test_a_wrong_finding_setting_is_named(monkeypatch, name, raw):
+    from lapor.settings import SettingError, Settings
+
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env()
+    assert name in str(raised.value)
