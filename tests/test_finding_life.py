@@ -318,3 +318,21 @@ def test_a_wrong_finding_setting_is_named(monkeypatch, name, raw):
     with pytest.raises(SettingError) as raised:
         Settings.from_env()
     assert name in str(raised.value)
+
+
+def test_a_late_report_on_the_first_night_is_in_the_digest(night):
+    """No night saw April missing (the first night is the day it arrives): the digest still
+    says it came, and how late; the agency, never told it was missing, gets no thank-you."""
+    settings, url, mailbox, run = night
+    day = date(2021, 6, 14)
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur:
+            cur.executemany("insert into quality.check_results values (%s, %s, %s, %s, %s, %s, %s)",
+                            [r for r in results(day) if r[1] != "followup_overdue"])
+        conn.commit()
+    messages = run(day, record=False)
+    assert to_agency(messages) == []
+    (digest,) = [m for rcpts, m in messages if rcpts == [settings.coordinator_email]]
+    assert "Selesai hari ini (1):\n  - Kabupaten Blitar (35.05): laporan April 2021 diterima 14 Juni 2021 " \
+           "(terlambat 25 hari kerja)" in text(digest)
+    assert run(day, record=False) == []

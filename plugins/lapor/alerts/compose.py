@@ -54,7 +54,6 @@ class Message:
     agency_code: str | None
     run_date: date
     key: str = field(default="")
-    fingerprints: list[tuple[str, str]] = field(default_factory=list)   # (check_name, fingerprint) told
     images: tuple = ()           # lapor.alerts.chart.InlineImage the HTML part shows by Content-ID
     cc: tuple[str, ...] = ()     # an escalation: the coordinator and the agency head
     notices: list = field(default_factory=list)   # lapor.alerts.findings.Notice this message tells
@@ -69,7 +68,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
                      report_url: str | None = None, key_chart=None) -> list[Message]:
     """The digest (with the backlog chart, a lapor.alerts.chart.InlineImage, when given) and
     the agency messages, from the life of the findings (lapor.alerts.findings)."""
-    from lapor.alerts.findings import due_notices, escalated_on, findings_around, is_open
+    from lapor.alerts.findings import due_notices, escalated_on, findings_around, is_open, late_without_finding
 
     errors: dict[str, dict] = {}
     for check, details in conn.execute(
@@ -91,6 +90,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
     open_now = sorted((f for f in found if is_open(f, run_date)), key=order)
     opened = [f for f in open_now if f.opened_on == run_date]
     resolved = sorted((f for f in found if f.resolved_on == run_date), key=order)
+    late_only = late_without_finding(conn, run_date, found)
     notices = due_notices(conn, settings, run_date, found)
     # agencies without an address hear nothing; their notices are not recorded either
     notices = [n for n in notices if contacts.get(n.finding.agency_code, {}).get("admin_email")]
@@ -100,7 +100,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
     escalated = [f for f in open_now if f.finding_id in already | first_escalations]
 
     messages: list[Message] = []
-    if open_now or resolved or errors or suite_failures or input_warnings:
+    if open_now or resolved or late_only or errors or suite_failures or input_warnings:
         counts = [f"{len(opened)} temuan baru" if opened else "",
                   f"{len(escalated)} eskalasi" if escalated else "",
                   f"{len(errors)} pemeriksaan gagal" if errors else "",
@@ -114,7 +114,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
                    "input_warnings": input_warnings, "report_url": report_url, "subject": subject,
                    "key_chart": key_chart,
                    "opened": [f.as_context() for f in opened],
-                   "resolved": [f.as_context() for f in resolved],
+                   "resolved": [f.as_context() for f in resolved] + late_only,
                    "escalated": [f.as_context() for f in escalated],
                    "open_findings": [f.as_context() for f in open_now],
                    "open_agencies": len({f.agency_code for f in open_now})}
@@ -124,6 +124,7 @@ def compose_messages(conn: psycopg.Connection, settings: Settings, run_date: dat
             None, run_date,
             _key(run_date, settings.coordinator_email, "digest",
                  [[f.finding_id for f in opened], [f.finding_id for f in resolved],
+                  [(r["agency_code"], r["resolution"].get("period")) for r in late_only],
                   [f.finding_id for f in escalated], [f.finding_id for f in open_now], sorted(errors),
                   suite_failures, [(w["file"], w["reason_code"]) for w in input_warnings]]),
             images=(key_chart,) if key_chart else ()))

@@ -119,6 +119,23 @@ def findings_around(conn: psycopg.Connection, settings: Settings, day: date) -> 
     return found
 
 
+def late_without_finding(conn: psycopg.Connection, day: date, found: list[LiveFinding]) -> list[dict]:
+    """The reports that arrived late on D with no missing-report finding ending that night (the
+    night they were missing was never run): the digest lists them with the resolved ones."""
+    ended = {(f.agency_code, f.subject) for f in found if f.resolved_on == day}
+    out = []
+    for code, name, facts in conn.execute(
+            """select r.agency_code, a.agency_name, r.facts from quality.check_results r
+               join ref.agencies a using (agency_code)
+               where r.run_date = %s and r.check_name = 'followup_report_late' and not r.passed
+               order by r.agency_code""", (day,)):
+        for month in (facts or {}).get("months", []):
+            if (code, "report:" + str(month.get("period", ""))[:7]) not in ended:
+                out.append({"agency_code": code, "agency_name": name, "check_name": "followup_report_missing",
+                            "facts": {"months": [month]}, "resolution": month, "details": ""})
+    return out
+
+
 def is_open(f: LiveFinding, day: date) -> bool:
     return f.opened_on <= day and (f.resolved_on is None or f.resolved_on > day)
 

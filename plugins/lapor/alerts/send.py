@@ -135,12 +135,6 @@ def deliver(conn: psycopg.Connection, settings: Settings, messages: list[Message
                 if not claimed:
                     skipped += 1
                     continue
-                for check_name, print_ in message.fingerprints:
-                    conn.execute(
-                        """insert into quality.alert_findings (recipient, agency_code, check_name, fingerprint,
-                                                               run_date, idempotency_key)
-                           values (%s, %s, %s, %s, %s, %s) on conflict do nothing""",
-                        (message.recipient, message.agency_code, check_name, print_, message.run_date, message.key))
                 for notice in message.notices:      # what the message tells of each finding (findings.py)
                     conn.execute(
                         """insert into quality.finding_notices (finding_id, kind, seq, escalated, run_date, recipient,

@@ -200,8 +200,8 @@ create table if not exists quality.suite_results (
 );
 create index if not exists suite_results_run_idx on quality.suite_results (run_date);
 
--- Which finding was told to whom on which run, so the same finding is repeated to an agency
--- only as a reminder, LAPOR_REMINDER_DAYS after it was last sent.
+-- Which finding was told to whom on which run, as the alerts kept it before findings had a life;
+-- no longer written (quality.finding_notices is), kept for the history of an existing warehouse.
 create table if not exists quality.alert_findings (
     recipient        text not null,
     agency_code      text not null,
