@@ -197,3 +197,28 @@ def test_nothing_at_runtime_imports_lapor_dev(imports):
     strict=True, reason=f"known: {m} imports lapor.dev ({why})")) for m, why in KNOWN_DEV_IMPORTERS.items()])
 def test_known_dev_importer_is_gone(imports, module):
     assert not [b for b in dev_imports(imports) if b.split(" ")[0] == module]
+
+
+def test_docs_architecture_names_only_files_and_models_that_exist():
+    """docs/architecture.md's "rule → where it lives" table points at real homes."""
+    import re
+
+    root = PACKAGE_DIR.parent.parent
+    text = (root / "docs" / "architecture.md").read_text()
+    table = text[text.index("## Rule → where it lives"):text.index("## Where to change what")]
+    names = set(re.findall(r"`([^`]+)`", table))
+    models = {p.stem for p in (root / "dbt_project").rglob("*.sql")}
+    checked = 0
+    for name in sorted(names):
+        for word in re.split(r"[ ,()→]+", name):
+            if word.endswith((".py", ".sql", ".csv", ".json", ".yml", ".j2")) or word.endswith("/"):
+                hits = list(root.glob(f"**/{word.rstrip('/')}"))
+                assert any(".venv" not in str(h.relative_to(root)) for h in hits), f"{word} does not exist"
+                checked += 1
+            elif re.fullmatch(r"(marts|intermediate)\.[a-z_]+", word):
+                assert word.split(".")[1] in models, f"{word} is no dbt model"
+                checked += 1
+            elif re.fullmatch(r"(fct|agg|dim|int|stg)_[a-z_]+", word) or word == "agency_scorecard":
+                assert word in models, f"{word} is no dbt model"
+                checked += 1
+    assert checked >= 15
