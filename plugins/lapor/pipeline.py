@@ -280,7 +280,8 @@ def transform(run_date: str | date, settings: Settings | None = None) -> dict:
         raise
     with connect(url, autocommit=True) as conn:
         run_status.mark_built(conn, day)
-    # The docs are not the marts: if they fail, the task fails but D's marts are complete.
+    # The docs are not the marts: if they fail, the task fails but D's marts are complete. They
+    # are generated again only when the project or the warehouse's schema changed.
     docs = generate_docs(url, settings)
     return {"run_date": day.isoformat(), "dbt": result.command, "success": result.success,
             "docs": str(docs)}

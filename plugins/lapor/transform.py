@@ -1,6 +1,7 @@
 """Runs the dbt project (`dbt_project/`) in-process against the warehouse in use."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -98,14 +99,77 @@ def docs_index(settings: Settings) -> Path:
     return settings.reports_dir / "dbt-docs" / "index.html"
 
 
-def generate_docs(url: str, settings: Settings) -> Path:
-    """`dbt docs generate --static`, published beside the reports as one self-contained page."""
+def docs_fingerprint_path(settings: Settings) -> Path:
+    """The fingerprint of what the published docs were generated from, beside them."""
+    return docs_index(settings).with_name("fingerprint.json")
+
+
+# What `dbt docs generate` reads from PostgreSQL (dbt-postgres' catalog query), for every
+# schema but the system's: relations, their kind, owner and comment, their columns in order
+# with type and comment. No row counts or statistics: a night's new rows do not change it.
+CATALOG_SQL = """
+select n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner), d.description,
+       a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), cd.description
+  from pg_catalog.pg_namespace n
+  join pg_catalog.pg_class c on c.relnamespace = n.oid
+  join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+  left join pg_catalog.pg_description d on d.objoid = c.oid and d.objsubid = 0
+  left join pg_catalog.pg_description cd on cd.objoid = c.oid and cd.objsubid = a.attnum
+ where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+   and c.relpersistence in ('p', 'u') and c.relkind in ('r', 'v', 'f', 'p', 'm')
+ order by 1, 2, 6
+"""
+# in the project folder, not the project: what dbt writes or installs there
+NOT_PROJECT = {"target", "logs", ".user.yml", "__pycache__"}
+
+
+def docs_fingerprint(url: str, settings: Settings) -> dict[str, str]:
+    """What the dbt docs depend on, hashed: the project's files (models, their yml, macros,
+    seeds, tests, dbt_project.yml, profiles.yml), dbt's version, the --vars, the database's
+    name and the warehouse's catalog (`CATALOG_SQL`). Equal fingerprints give equal docs."""
+    import hashlib
+
+    from dbt.version import __version__ as dbt_version
+
+    from lapor.warehouse import connect
+
+    project = hashlib.sha256()
+    for path in sorted(p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file()):
+        relative = path.relative_to(DBT_PROJECT_DIR)
+        if NOT_PROJECT & set(relative.parts):
+            continue
+        project.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    catalog = hashlib.sha256()
+    with connect(url) as conn:
+        for row in conn.execute(CATALOG_SQL):
+            catalog.update(repr(tuple(row)).encode() + b"\n")
+    settings_part = json.dumps({"dbt": dbt_version, "vars": settings.dbt_vars(),
+                                "database": parse_warehouse_url(url).dbname}, sort_keys=True)
+    return {"project": project.hexdigest(), "catalog": catalog.hexdigest(),
+            "settings": hashlib.sha256(settings_part.encode()).hexdigest()}
+
+
+def generate_docs(url: str, settings: Settings, force: bool = False) -> Path:
+    """`dbt docs generate --static`, published beside the reports as one self-contained page,
+    with the fingerprint (`docs_fingerprint`) it was generated from. Nothing is run when the
+    published page's fingerprint equals today's (a night that changed neither the project
+    nor the warehouse's schema keeps the last page), unless `force`."""
+    target = docs_index(settings)
+    fingerprint = docs_fingerprint(url, settings)
+    stored = docs_fingerprint_path(settings)
+    if not force and target.is_file() and stored.is_file():
+        with contextlib.suppress(ValueError):
+            if json.loads(stored.read_text()) == fingerprint:
+                return target
     result = run_dbt(["docs", "generate", "--static"], url, settings)
     if not result.success:
         raise TransformError("dbt docs generate failed:\n" + "\n".join(result.failures))
-    target = docs_index(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
+    stored.unlink(missing_ok=True)  # the page and its fingerprint never disagree, even if stopped here
     tmp = target.with_suffix(".tmp")
     shutil.copyfile(settings.dbt_dir / "target" / "static_index.html", tmp)
     tmp.replace(target)
+    tmp = stored.with_suffix(".tmp")
+    tmp.write_text(json.dumps(fingerprint, indent=1) + "\n")
+    tmp.replace(stored)
     return target
