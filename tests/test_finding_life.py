@@ -203,7 +203,7 @@ def test_registry_head_email_is_optional_and_read(tmp_path):
     assert (blitar.head_email, kota.head_email) == ("bupati@blitarkab.example", None)
 
 
-def test_two_real_nights_through_the_dag_open_then_resolve_once(scratch, smtp_server):
+def test_two_real_nights_through_the_dag_open_then_resolve_once(scratch, smtp_server, settings):
     """`lapor backfill` of 27 and 28 May 2021 through the Airflow DAG (its own LAPOR_HOME, a fresh
     database, real SMTP): Kabupaten Mojokerto's April report is missing on the 27th (told as new)
     and arrives on the 28th (a thank-you naming the day and the working days late); the finding
@@ -214,6 +214,11 @@ def test_two_real_nights_through_the_dag_open_then_resolve_once(scratch, smtp_se
 
     from test_checks_and_alerts import EXPORTS, FOLLOWUP, REGISTRY, REPORTS, write
 
+    from urllib.parse import urlsplit, urlunsplit
+
+    from lapor.warehouse import bi_reader_url
+
+    session_settings = settings
     settings, url, exports = scratch
     smtp_url, mailbox = smtp_server
     registry = exports.parent / "registry.csv"
@@ -258,6 +263,15 @@ def test_two_real_nights_through_the_dag_open_then_resolve_once(scratch, smtp_se
                where f.agency_code = '35.16' and f.check_name = 'followup_report_missing' order by 2, 1""").fetchall()
     assert finding == [(date(2021, 5, 27), date(2021, 5, 27), date(2021, 5, 28), False, "Laporan April 2021", 1)]
     assert events == [("opened", date(2021, 5, 27), True), ("resolved", date(2021, 5, 28), True)]
+    # bi_reader reads the findings and their history, and still nothing of `quality`
+    bi = urlsplit(bi_reader_url(session_settings))
+    bi = urlunsplit(bi._replace(path=urlsplit(url).path))
+    with psycopg.connect(bi, autocommit=True) as conn:
+        assert conn.execute("select count(*) from marts.fct_findings where agency_code = '35.16' "
+                            "and resolved_on = '2021-05-28'").fetchone()[0] == 1
+        assert conn.execute("select count(*) from marts.fct_finding_events").fetchone()[0] >= 2
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from quality.finding_notices")
 
     mailbox.clear()
     lapor("run", "--date", "2021-05-28")
