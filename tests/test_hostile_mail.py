@@ -137,8 +137,11 @@ def test_html_in_every_outside_field_arrives_as_text_in_the_digest_and_the_agenc
                   f"yang terlama {IMG} (9 hari kerja)",             # a tracking id
                   f"SK 188/{IMG} baru berlaku",                      # the SK number (registry)
                   f"could not run: {IMG}",                           # a check's error
-                  f"{IMG}: {IMG} ({IMG})"):                          # a failed warehouse suite
+                  f"{IMG}: {IMG} ({IMG})",                           # a failed warehouse suite
+                  f"Kabupaten {IMG} (35.05) [tinggi]",               # a finding new today (issue 16)
+                  f"Kabupaten {IMG} (35.05): resolved_check: sudah tidak ditemukan lagi"):   # resolved today
         assert shown in digest.text, shown
+    assert f"Kabupaten {IMG} (35.05)Pengaduan belum ditindaklanjuti" in digest.text   # the open findings' table
     assert f"Yth. Admin Pengelola Pengaduan Kabupaten {IMG}," in agency_mail.text
     assert f"Berkas 35.05/complaints/{IMG}.csv ditolak" in agency_mail.text
     assert agency_mail.text.count(IMG) >= 5   # the overdue table's tracking id and title too
