@@ -43,6 +43,8 @@ EXPECTED = {
     "sk_missing": {"35.72"},
     "ingest_failed": set(),
     "followup_unreadable": set(),
+    "volume_anomaly": set(),
+    "stale_export": set(),
 }
 
 

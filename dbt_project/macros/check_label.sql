@@ -9,6 +9,8 @@
         when 'sk_missing' then 'SK pengelola pengaduan belum ada'
         when 'ingest_failed' then 'Pemuatan berkas instansi gagal'
         when 'followup_unreadable' then 'Laporan hasil tindak lanjut tidak dapat dibaca'
+        when 'volume_anomaly' then 'Pengaduan baru jauh di bawah biasanya'
+        when 'stale_export' then 'Ekspor laporan tidak berubah'
         else {{ column }}
     end
 {%- endmacro %}

@@ -9,7 +9,7 @@ from lapor.settings import Settings
 
 SEED_DATE = date(2021, 5, 27)
 CHECK_ORDER = ["export_unreadable", "export_missing", "followup_report_missing", "followup_report_late",
-               "followup_overdue", "sk_missing"]
+               "followup_overdue", "stale_export", "volume_anomaly", "sk_missing"]
 
 
 def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:

@@ -191,6 +191,14 @@ def _float(name: str, default: float) -> float:
     return value
 
 
+def _ratio(name: str, default: float) -> float:
+    """A share from 0 to 1 (0.2 = a fifth)."""
+    value = _float(name, default)
+    if value > 1:
+        raise SettingError(f"{name}={os.environ.get(name)!r}: expected a share from 0 to 1, such as 0.2")
+    return value
+
+
 def _month(name: str, default: str) -> date:
     raw = os.environ.get(name) or default
     try:
@@ -245,6 +253,12 @@ class Settings:
     reminder_days: int = 3                  # working days between two mails about the same open finding
     escalation_after_reminders: int = 2     # the reminder after this many is an escalation
     weekly_summary_day: int = 1             # ISO weekday of followup_overdue's weekly summary (1 = Monday)
+    volume_window_working_days: int = 5     # volume_anomaly: new complaints summed over this many working days
+    volume_history_working_days: int = 60   # ... compared with the norm of the working days before the window
+    volume_min_history_working_days: int = 40  # ... judged only with at least this much history
+    volume_min_ratio: float = 0.2           # ... flagged below this share of the norm
+    volume_min_expected: float = 10.0       # ... and only when the norm expects at least this many
+    stale_export_working_days: int = 3      # stale_export: this many unchanged working-day exports in a row
     bi_statement_timeout: str = "60s"
     sources_pool_slots: int = DEFAULT_POOL_SLOTS
 
@@ -280,6 +294,12 @@ class Settings:
             reminder_days=_int("LAPOR_REMINDER_DAYS", 3, minimum=1),
             escalation_after_reminders=_int("LAPOR_ESCALATION_AFTER_REMINDERS", 2, minimum=0),
             weekly_summary_day=_weekday("LAPOR_WEEKLY_SUMMARY_DAY", 1),
+            volume_window_working_days=_int("LAPOR_VOLUME_WINDOW_WORKING_DAYS", 5, minimum=1),
+            volume_history_working_days=_int("LAPOR_VOLUME_HISTORY_WORKING_DAYS", 60, minimum=5),
+            volume_min_history_working_days=_int("LAPOR_VOLUME_MIN_HISTORY_WORKING_DAYS", 40, minimum=1),
+            volume_min_ratio=_ratio("LAPOR_VOLUME_MIN_RATIO", 0.2),
+            volume_min_expected=_float("LAPOR_VOLUME_MIN_EXPECTED", 10.0),
+            stale_export_working_days=_int("LAPOR_STALE_EXPORT_WORKING_DAYS", 3, minimum=1),
             bi_statement_timeout=_duration("LAPOR_BI_STATEMENT_TIMEOUT", "60s"),
             sources_pool_slots=_int("LAPOR_SOURCES_POOL_SLOTS", DEFAULT_POOL_SLOTS, minimum=1),
         )
@@ -320,4 +340,10 @@ class Settings:
             "followup_due_working_day": self.followup_due_working_day,
             "followup_sla_working_days": self.followup_sla_working_days,
             "cuti_bersama_is_holiday": self.cuti_bersama_is_holiday,
+            "volume_window_working_days": self.volume_window_working_days,
+            "volume_history_working_days": self.volume_history_working_days,
+            "volume_min_history_working_days": self.volume_min_history_working_days,
+            "volume_min_ratio": self.volume_min_ratio,
+            "volume_min_expected": self.volume_min_expected,
+            "stale_export_working_days": self.stale_export_working_days,
         }

@@ -20,6 +20,8 @@ select
         when 'sk_missing' then 'SK pengelola pengaduan belum ada'
         when 'ingest_failed' then 'Pemuatan berkas instansi gagal'
         when 'followup_unreadable' then 'Laporan hasil tindak lanjut tidak dapat dibaca'
+        when 'volume_anomaly' then 'Pengaduan baru jauh di bawah biasanya'
+        when 'stale_export' then 'Ekspor laporan tidak berubah'
         else r.check_name
     end as check_label,
     r.agency_code,
@@ -60,5 +62,12 @@ select
             case when r.facts ->> 'sk_number' is not null
                  then 'SK ' || (r.facts ->> 'sk_number') || ' baru berlaku ' || (r.facts ->> 'sk_date') || '.'
                  else 'Belum ada SK pengelola pengaduan yang terdaftar.' end
+        when r.check_name = 'volume_anomaly' then
+            'Hanya ' || (r.facts ->> 'seen') || ' pengaduan baru dalam ' || (r.facts ->> 'window_working_days')
+            || ' hari kerja terakhir; biasanya sekitar ' || round((r.facts ->> 'expected')::numeric, 1)
+            || ' (paling sedikit ' || round((r.facts ->> 'expected_min')::numeric, 1) || ').'
+        when r.check_name = 'stale_export' then
+            'Ekspor laporan tidak berubah sama sekali selama ' || (r.facts ->> 'unchanged_working_days')
+            || ' hari kerja (sama dengan ekspor ' || (r.facts ->> 'unchanged_since') || ').'
     end as finding
 from {{ source('quality', 'check_results') }} r

@@ -10,6 +10,7 @@ renamed as (
         agency_code,
         export_day,
         file as source_file,
+        sha256 as file_sha256,
 
         ---------- load outcome
         status as load_status,

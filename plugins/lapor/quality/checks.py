@@ -200,6 +200,50 @@ def sk_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[
             for agency, number, sk_date in rows}
 
 
+def volume_anomaly(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    """The agencies gone silent on D (marts.fct_agency_volume_daily: the norm and the
+    threshold are defined there); a weekend or holiday is no row, so it flags nothing."""
+    rows = conn.execute(
+        """select v.agency_code, v.window_new_complaints, v.window_expected, v.window_expected_min,
+                  v.history_working_days, v.window_working_days,
+                  (select min(w.date_day) from marts.fct_agency_volume_daily w
+                   where w.agency_code = v.agency_code and w.date_day <= v.date_day
+                     and w.date_day > (select max(x.date_day) from marts.fct_agency_volume_daily x
+                                       where x.agency_code = v.agency_code and x.date_day <= v.date_day
+                                         and x.new_complaints > 0)) as silent_since
+           from marts.fct_agency_volume_daily v
+           where v.date_day = %(d)s and v.is_volume_anomaly
+           order by v.agency_code""",
+        {"d": day},
+    ).fetchall()
+    out = {}
+    for agency, seen, expected, low, history, k, silent_since in rows:
+        out[agency] = Finding(
+            True,
+            f"{seen} new complaint(s) over the last {k} working days; expected about {float(expected):.1f} "
+            f"(at least {float(low):.1f}) from the agency's own last {history} working days"
+            + (f"; none since {silent_since}" if silent_since else ""),
+            {"window_working_days": k, "seen": seen, "expected": float(expected), "expected_min": float(low),
+             "history_working_days": history,
+             "silent_since": silent_since.isoformat() if silent_since else None})
+    return out
+
+
+def stale_export(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    """The agencies whose export of D is the same as the earlier ones for N working days
+    (marts.fct_export_changes)."""
+    rows = conn.execute(
+        """select agency_code, unchanged_since, unchanged_working_days from marts.fct_export_changes
+           where export_day = %s and is_stale order by agency_code""",
+        (day,),
+    ).fetchall()
+    return {agency: Finding(True, f"the complaints export has not changed at all for {n} working days "
+                            f"(the same file as on {since})",
+                            {"unchanged_since": since.isoformat(), "unchanged_working_days": n,
+                             "limit": settings.stale_export_working_days})
+            for agency, since, n in rows}
+
+
 QUERIES: dict[str, Query] = {
     "ingest_failed": ingest_failed,
     "export_unreadable": export_unreadable,
@@ -209,6 +253,8 @@ QUERIES: dict[str, Query] = {
     "followup_overdue": followup_overdue,
     "followup_report_late": followup_report_late,
     "sk_missing": sk_missing,
+    "volume_anomaly": volume_anomaly,
+    "stale_export": stale_export,
 }
 
 
