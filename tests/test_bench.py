@@ -20,6 +20,7 @@ STAGES = [
     "load (project loader)", "load: smallest file", "load: largest file", "plain COPY (same indexes)",
     "plain COPY, no indexes", "dbt build full", "ingest one more day", "dbt build one more day", "checks",
     "e-mail (outbox)", "DAG parse (DAG processor)", "DAG import (fresh process)", "generate (once)",
+    "dbt docs after the full build", "dbt docs (the night)", "night, stage by stage", "night through the DAG",
 ]
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
@@ -47,14 +48,16 @@ def test_table_has_every_stage_with_numbers(bench_run):
         line = next((ln for ln in table.splitlines() if ln.strip().startswith(stage)), None)
         assert line is not None, f"no row for {stage!r} in:\n{table}"
         cells = line[len(line) - len(line.lstrip()) + len(stage):].split()
-        rows, seconds, rate, peak, cpu, server_cpu = cells
+        rows, seconds, rate, peak, cpu, server_cpu, load = cells
         assert re.fullmatch(NUMBER, seconds) and re.fullmatch(NUMBER, peak), line
         assert float(peak.replace(",", "")) > 0, line
         if not stage.startswith("DAG"):
-            assert re.fullmatch(NUMBER, rows) and re.fullmatch(NUMBER, rate), line
+            if "docs" not in stage:  # the docs have no rows
+                assert re.fullmatch(NUMBER, rows) and re.fullmatch(NUMBER, rate), line
             assert re.fullmatch(NUMBER, cpu), line
             # the PostgreSQL CPU time is measured for the embedded cluster only
             assert server_cpu == "-" or re.fullmatch(NUMBER, server_cpu), line
+            assert re.fullmatch(NUMBER, load), line  # the machine's load while the stage ran
     load = next(ln for ln in table.splitlines() if ln.startswith("load (project loader)"))
     assert load.split()[3] == "2,000"  # every generated row loaded, none rejected
 
@@ -62,9 +65,10 @@ def test_table_has_every_stage_with_numbers(bench_run):
 def test_table_gives_the_copy_ratio_and_the_targets(bench_run):
     table, _ = bench_run
     assert re.search(rf"load / plain COPY = {NUMBER}x", table), table
-    for target in ("load within 2x of plain COPY", "incremental nightly dbt build", "peak memory flat",
-                   "DAG import < 1 s"):
-        assert re.search(rf"^(MET|NOT MET)\s+.*{re.escape(target)}", table, re.M), (target, table)
+    for target in ("load <= 1.5x plain COPY", "nightly dbt build <= 5%", "a Jawa Timur night",
+                   "a national night", "checks <= 10 s", "peak memory flat", "DAG import < 1 s"):
+        # MET or NOT MET at the target's own scale, n/a (figures for information) at the others
+        assert re.search(rf"^(MET|NOT MET|n/a)\s+.*{re.escape(target)}", table, re.M), (target, table)
     # judged on what the DAG processor pays per parse; the fresh interpreter is given as information
     assert re.search(rf"DAG import < 1 s: DAG processor parse {NUMBER} s per loop \(for information: fresh "
                      rf"interpreter {NUMBER} s, of which importing Airflow {NUMBER} s\)", table), table
@@ -88,8 +92,19 @@ def test_json_record_next_to_the_table(bench_run):
     assert medians["load"]["rows"] == medians["copy"]["rows"] == 2000
     assert record["runs"][0]["load"]["rejects"] == 0
     assert record["machine"]["nproc"] >= 1 and record["machine"]["postgresql"].startswith("16")
-    assert {t["target"] for t in record["targets"]} >= {"load within 2x of plain COPY", "DAG import < 1 s"}
+    assert {t["target"] for t in record["targets"]} >= {"load <= 1.5x plain COPY (same indexes), national",
+                                                        "DAG import < 1 s"}
+    run = record["runs"][0]
+    # the docs are generated after the full build, and not again on a night that changed no schema
+    assert run["dbt_docs_full"]["generated"] and not run["dbt_docs"]["generated"]
+    # the whole night ran through the DAG, on the warehouse as the full build left it
+    assert run["night_dag"]["tasks"] == "success" and run["night_dag"]["rows"] == manifest_rows(home, "rows_day1")
+    assert re.search(r"^code: commit [0-9a-f]{7,}", table, re.M), table
     assert (home / "exports").is_dir() and (home / "registry.csv").is_file()
+
+
+def manifest_rows(home, key: str) -> int:
+    return json.loads((home / "bench-manifest.json").read_text())[key]
 
 
 def test_chart_of_the_recorded_run(bench_run):

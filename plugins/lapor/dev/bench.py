@@ -84,12 +84,15 @@ ROWS = [
     ("copy", "plain COPY (same indexes)"),
     ("copy_noindex", "  plain COPY, no indexes"),
     ("dbt_full", "dbt build full"),
+    ("dbt_docs_full", "dbt docs after the full build"),
     ("ingest_d1", "ingest one more day"),
     ("dbt_incremental", "dbt build one more day"),
-    ("dbt_docs", "dbt docs generate"),
+    ("dbt_docs", "dbt docs (the night)"),
     ("checks", "checks"),
     ("email", "e-mail (outbox)"),
     ("report", "report"),
+    ("night_stages", "night, stage by stage"),
+    ("night_dag", "night through the DAG"),
     ("dag_processor", "DAG parse (DAG processor)"),
     ("dag_import", "DAG import (fresh process)"),
     # recorded by runs before the DAG-processor measurement: the file imported after
@@ -97,6 +100,8 @@ ROWS = [
     ("dag_parse", "DAG parse (Airflow loaded)"),
 ]
 DAG_ROWS = ("dag_processor", "dag_import", "dag_parse")
+# a night of D1 stage by stage, each in its own process: ingest (with prepare) to report
+NIGHT_STAGES = ("ingest_d1", "dbt_incremental", "dbt_docs", "checks", "email", "report")
 LABELS = dict(ROWS)
 COPY_COLUMNS = ("tracking_id", "agency_code", "submitted_at", "title", "content", "category", "classification",
                 "is_supervisory", "channel", "status_text", "dispositioned_at", "first_followup_at", "closed_at",
@@ -363,10 +368,39 @@ def stage_dbt_incremental(settings: Settings, day: date) -> dict:
 
 
 def stage_dbt_docs(settings: Settings) -> dict:
-    from lapor.transform import generate_docs
+    """The nightly run's docs step: `dbt docs generate` only when the project or the
+    warehouse's schema changed since the last generation (lapor.transform.generate_docs)."""
+    from lapor.transform import docs_index, generate_docs
 
+    index = docs_index(settings)
+    before = index.stat().st_mtime_ns if index.is_file() else None
     generate_docs(settings.warehouse_url, settings)
+    return {"rows": 0, "generated": index.stat().st_mtime_ns != before}
+
+
+def stage_airflow_setup(settings: Settings) -> dict:
+    """Airflow's metadata database for the DAG night (`airflow db migrate`, once per bench
+    folder): a deployment's, not a night's cost; not in the table."""
+    from lapor import runner
+
+    runner.configure_airflow(settings)
+    runner.ensure_metadata_db(settings)
     return {"rows": 0}
+
+
+def stage_night_dag(settings: Settings, day: date) -> dict:
+    """Day D1's whole night through Airflow, as `lapor run D1` runs it: the DAG loaded from the
+    DAGs folder with DagBag and run with `dag.test()` (every task, mapped per agency, in one
+    process), on the warehouse as the full build of D0 left it."""
+    from lapor import runner
+
+    runner.configure_airflow(settings)
+    outcome = runner.run_date(settings, day, log_file=settings.logs_dir / "night-dag.log")
+    if not outcome.ok:
+        raise RuntimeError(f"the DAG night of {day} ended {outcome.state}; failed: {', '.join(outcome.failed_tasks)}"
+                           f" (see {settings.logs_dir / 'night-dag.log'})")
+    return {"rows": _count(settings, "select count(*) from raw.complaints where export_day = %s", (day,)),
+            "tasks": outcome.state}
 
 
 def stage_checks(settings: Settings, day: date) -> dict:
@@ -527,6 +561,25 @@ class Warehouse:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
 
+    def _admin(self, *statements) -> None:
+        import psycopg
+        from psycopg import sql
+
+        name = self.url.rsplit("/", 1)[1]
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(sql.SQL(statement).format(name=sql.Identifier(name),
+                                                       copy=sql.Identifier(f"{name}_night")))
+
+    def snapshot(self) -> None:
+        """A copy of the bench database as it is now, for `restore()`."""
+        self._admin("drop database if exists {copy} with (force)",
+                    "create database {copy} template {name} strategy file_copy")
+
+    def restore(self) -> None:
+        """The bench database as `snapshot()` left it."""
+        self._admin("drop database {name} with (force)", "alter database {copy} rename to {name}")
+
     def stop(self) -> None:
         from lapor.warehouse import EmbeddedServer
 
@@ -605,6 +658,9 @@ def summarize(reps: list[dict[str, dict]]) -> dict[str, dict]:
         for cpu in ("client_cpu_s", "server_cpu_s"):
             values = [r[cpu] for r in runs if r.get(cpu) is not None]
             out[key][cpu] = statistics.median(values) if values else None
+        loads = [r["loadavg"] for r in runs if r.get("loadavg") is not None]
+        if loads:
+            out[key]["loadavg"] = max(loads)
     return out
 
 
@@ -619,14 +675,34 @@ def targets(reps: list[dict[str, dict]], medians: dict[str, dict], scale: Scale)
     incremental = _ratio(reps, "dbt_incremental", "dbt_full")
     small, large = medians.get("load_smallest"), medians.get("load_largest")
     rsmall, rlarge = medians.get("read_smallest"), medians.get("read_largest")
-    out = [{"target": "load within 2x of plain COPY", "value": load_copy,
-            "text": f"load / plain COPY = {load_copy:.2f}x" if load_copy else "n/a",
-            "met": load_copy is not None and load_copy <= 2.0}]
-    out.append({"target": "incremental nightly dbt build < 10% of the full build (national scale)",
+    at = "" if scale.name == "national" else f" (at {scale.name} scale, for information)"
+    # issue 17's targets; the ones named for a scale are MET or NOT MET at that scale only
+    out = [{"target": "load <= 1.5x plain COPY (same indexes), national", "value": load_copy,
+            "text": f"load / plain COPY = {load_copy:.2f}x{at}" if load_copy else "n/a",
+            "met": load_copy is not None and load_copy <= 1.5, "judged": scale.name == "national"}]
+    out.append({"target": "nightly dbt build <= 5% of the full build, national",
                 "value": incremental,
-                "text": (f"dbt build one more day / full = {100 * incremental:.0f}%"
-                         + ("" if scale.name == "national" else f" (at {scale.name} scale)")) if incremental else "n/a",
-                "met": incremental is not None and incremental < 0.10})
+                "text": f"dbt build one more day / full = {100 * incremental:.1f}%{at}" if incremental else "n/a",
+                "met": incremental is not None and incremental <= 0.05, "judged": scale.name == "national"})
+    for goal_scale, limit in (("jatim", 15.0), ("national", 90.0)):
+        dag, stages = medians.get("night_dag"), medians.get("night_stages")
+        here = scale.name == goal_scale
+        if dag and "error" not in dag:
+            text = (f"a night through the DAG {dag['seconds']:.1f} s"
+                    + (f" (stage by stage {stages['seconds']:.1f} s)" if stages else "")
+                    + ("" if here else f" (at {scale.name} scale, for information)"))
+        else:
+            text = "no DAG night measured" + (f": {dag['error']}" if dag else "")
+        out.append({"target": f"a {'Jawa Timur' if goal_scale == 'jatim' else 'national'} night, prepare to "
+                              f"report, <= {limit:.0f} s ({goal_scale} scale)",
+                    "value": dag["seconds"] if dag and "error" not in dag else None, "text": text,
+                    "met": dag is not None and "error" not in dag and dag["seconds"] <= limit, "judged": here})
+    checks = medians.get("checks")
+    if checks and "error" not in checks:
+        out.append({"target": "checks <= 10 s and <= 200 MB, national", "value": checks["seconds"],
+                    "text": f"checks {checks['seconds']:.1f} s, {checks['peak_kb'] / 1024:.0f} MB{at}",
+                    "met": checks["seconds"] <= 10 and checks["peak_kb"] <= 200 * 1024,
+                    "judged": scale.name == "national"})
     if small and large:
         growth = large["peak_kb"] / small["peak_kb"]
         read_growth = rlarge["peak_kb"] / rsmall["peak_kb"] if rsmall and rlarge else None
@@ -659,9 +735,11 @@ def render(scale: Scale, manifest: dict, medians: dict[str, dict], reps: int, go
              f"+ {manifest['rows_day1']:,} on day+1; median of {reps} run(s)",
              f"machine: {machine['nproc']} CPU, {machine['ram_gb']} GB RAM, Python {machine['python']}, "
              f"PostgreSQL {machine['postgresql']}; 1-min load average during the stages "
-             f"{machine.get('load_min', 0):.1f}-{machine.get('load_max', 0):.1f}", ""]
+             f"{machine.get('load_min', 0):.1f}-{machine.get('load_max', 0):.1f}",
+             f"code: commit {machine.get('commit') or 'unknown'}"
+             + (" with uncommitted changes" if machine.get("dirty") else ""), ""]
     header = (f"{'stage':<30} {'rows':>12} {'seconds':>10} {'rows/s':>12} {'peak MB':>9} "
-              f"{'CPU s':>8} {'PG CPU s':>9}")
+              f"{'CPU s':>8} {'PG CPU s':>9} {'load':>5}")
     lines += [header, "-" * len(header)]
     for key, label in ROWS:
         m = medians.get(key)
@@ -675,10 +753,17 @@ def render(scale: Scale, manifest: dict, medians: dict[str, dict], reps: int, go
         seconds = f"{m['seconds']:,.3f}" if m["seconds"] < 10 else f"{m['seconds']:,.1f}"
         cpu = "-" if m.get("client_cpu_s") is None else f"{m['client_cpu_s']:,.1f}"
         server = "-" if m.get("server_cpu_s") is None else f"{m['server_cpu_s']:,.1f}"
+        load = "-" if m.get("loadavg") is None else f"{m['loadavg']:.1f}"
         lines.append(f"{label:<30} {rows:>12} {seconds:>10} {rate:>12} {m['peak_kb'] / 1024:>9.1f} "
-                     f"{cpu:>8} {server:>9}")
+                     f"{cpu:>8} {server:>9} {load:>5}")
     lines += ["", "seconds: wall time; CPU s: the stage's own process (Python); PG CPU s: the PostgreSQL "
-              "server's processes (embedded cluster only)"]
+              "server's processes (embedded cluster only); load: the machine's 1-min load average during the "
+              "stage (the highest of its repetitions)",
+              "night, stage by stage: ingest one more day (with its prepare), dbt build one more day, dbt docs "
+              "(the night), checks, e-mail and report, each in its own process",
+              "night through the DAG: the same night of day+1 as `lapor run` runs it (DagBag from the DAGs "
+              "folder, dag.test(), every task and Airflow's own cost per task), on the warehouse as the full "
+              "build left it"]
     parse, fresh = medians.get("dag_processor"), medians.get("dag_import")
     if parse and "error" not in parse:
         lines.append("DAG parse (DAG processor): Airflow's own _parse_file (stability check, DagBag import, "
@@ -688,8 +773,9 @@ def render(scale: Scale, manifest: dict, medians: dict[str, dict], reps: int, go
         lines.append(f"DAG import (fresh process): the file in a new interpreter, of which importing Airflow "
                      f"{fresh['airflow_seconds']:.2f} s (paid once when a DAG processor starts)")
     lines.append("")
-    for goal in goals:
-        lines.append(f"{'MET    ' if goal['met'] else 'NOT MET'} {goal['target']}: {goal['text']}")
+    for goal in goals:  # a target named for another scale is given for information (n/a)
+        verdict = ("MET    " if goal["met"] else "NOT MET") if goal.get("judged", True) else "n/a    "
+        lines.append(f"{verdict} {goal['target']}: {goal['text']}")
     return "\n".join(lines) + "\n"
 
 
@@ -860,6 +946,7 @@ def main(argv: list[str], settings: Settings) -> int:
                 r["load"] = {"rows": sum(p["rows"] for p in parts), "seconds": sum(p["seconds"] for p in parts),
                              "peak_kb": max(p["peak_kb"] for p in parts),
                              "rejects": sum(p["rejects"] for p in parts),
+                             "loadavg": max(p["loadavg"] for p in parts),
                              "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
                              "server_cpu_s": (sum(p["server_cpu_s"] for p in parts)
                                               if all(p.get("server_cpu_s") is not None for p in parts) else None)}
@@ -870,12 +957,26 @@ def main(argv: list[str], settings: Settings) -> int:
                 if r["copy"]["rows"] != r["load"]["rows"]:
                     say(f"warning: plain COPY loaded {r['copy']['rows']:,} rows, the loader {r['load']['rows']:,}")
                 r["dbt_full"] = runner.run("dbt_full", stage_dbt_full, settings=bench)
+                r["dbt_docs_full"] = runner.run("dbt_docs_full", stage_dbt_docs, optional=True, settings=bench)
+                warehouse.snapshot()  # D0's night done: the DAG night of D1 starts from here too
                 r["ingest_d1"] = runner.run("ingest_d1", stage_ingest, settings=bench, codes=codes, day=DAY1)
                 r["dbt_incremental"] = runner.run("dbt_incremental", stage_dbt_incremental, settings=bench, day=DAY1)
                 r["dbt_docs"] = runner.run("dbt_docs", stage_dbt_docs, optional=True, settings=bench)
                 r["checks"] = runner.run("checks", stage_checks, settings=bench, day=DAY1)
                 r["email"] = runner.run("email", stage_email, settings=bench, day=DAY1)
                 r["report"] = runner.run("report", stage_report, optional=True, settings=bench, day=DAY1)
+                night = [r[k] for k in NIGHT_STAGES]
+                if not any("error" in m for m in night):
+                    r["night_stages"] = {
+                        "rows": r["ingest_d1"]["rows"], "seconds": sum(m["seconds"] for m in night),
+                        "peak_kb": max(m["peak_kb"] for m in night),
+                        "client_cpu_s": sum(m["client_cpu_s"] for m in night),
+                        "server_cpu_s": (sum(m["server_cpu_s"] for m in night)
+                                         if all(m.get("server_cpu_s") is not None for m in night) else None),
+                        "loadavg": max(m["loadavg"] for m in night)}
+                warehouse.restore()
+                runner.run("airflow_setup", stage_airflow_setup, settings=bench)
+                r["night_dag"] = runner.run("night_dag", stage_night_dag, optional=True, settings=bench, day=DAY1)
                 reps.append(r)
             sizes = _sizes(warehouse.url)
             say(f"DAG import, {args.dag_repeat} time(s) each way")
@@ -891,6 +992,9 @@ def main(argv: list[str], settings: Settings) -> int:
     try:
         machine["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=DAGS_DIR.parent,
                                            capture_output=True, text=True, timeout=10).stdout.strip() or None
+        machine["dirty"] = bool(subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "plugins", "dags", "dbt_project"],
+            cwd=DAGS_DIR.parent, capture_output=True, text=True, timeout=10).stdout.strip())
     except OSError:
         machine["commit"] = None
     medians = summarize(reps)
