@@ -372,6 +372,8 @@ create table if not exists quality.finding_notices (
 --   followup_unreadable      followup-file   the follow-up report files rejected that day
 --   sk_missing               sk              the agency's SK naming its complaint managers
 --   ingest_failed            ingest          loading the agency's files
+--   volume_anomaly           volume          the agency's number of new complaints
+--   stale_export             export-content  what its daily exports hold (arriving unchanged)
 --   any other check          check           the check as a whole
 -- followup_report_late is no finding of its own: it is how a followup_report_missing finding
 -- ends (its facts say when the report came and how late). A finding resolves on the next run of
@@ -406,13 +408,16 @@ flagged as (
             ('export_unreadable', 'export', 'Ekspor harian'),
             ('followup_unreadable', 'followup-file', 'Berkas laporan hasil tindak lanjut'),
             ('sk_missing', 'sk', 'SK pengelola pengaduan'),
-            ('ingest_failed', 'ingest', 'Pemuatan berkas instansi')
+            ('ingest_failed', 'ingest', 'Pemuatan berkas instansi'),
+            ('volume_anomaly', 'volume', 'Jumlah laporan baru'),
+            ('stale_export', 'export-content', 'Isi ekspor harian')
         ) v (check_name, subject, subject_label)
         where v.check_name = r.check_name
         union all
         select 'check', r.check_name
         where r.check_name not in ('followup_report_missing', 'followup_overdue', 'export_missing',
-                                   'export_unreadable', 'followup_unreadable', 'sk_missing', 'ingest_failed')
+                                   'export_unreadable', 'followup_unreadable', 'sk_missing', 'ingest_failed',
+                                   'volume_anomaly', 'stale_export')
     ) s
     where not r.passed
 ),
