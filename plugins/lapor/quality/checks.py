@@ -124,17 +124,20 @@ def followup_overdue(conn: psycopg.Connection, day: date, settings: Settings) ->
     return out
 
 
-def export_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
-    working = conn.execute("select is_working_day from marts.dim_date where date_day = %s", (day,)).fetchone()
-    if not working or not working[0]:
-        return {}
-    rows = conn.execute(
-        """select a.agency_code, sf.error from ref.agencies a
-           left join quality.source_failures sf on sf.agency_code = a.agency_code and sf.run_date = %(d)s
-           where not exists (select 1 from raw.landed_files f
-                             where f.agency_code = a.agency_code and f.kind = 'complaints' and f.file_day = %(d)s)""",
-        {"d": day},
+DELIVERIES = "intermediate.int_agency_deliveries_daily"
+
+
+def _deliveries(conn: psycopg.Connection, day: date, flag: str, columns: str) -> list[tuple]:
+    """D's rows of int_agency_deliveries_daily flagged by `flag` (the rule is written there)."""
+    return conn.execute(
+        f"select agency_code, {columns} from {DELIVERIES} where date_day = %s and {flag} order by agency_code",
+        (day,),
     ).fetchall()
+
+
+def export_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
+    """D is a working day and no complaints export for D arrived (int_agency_deliveries_daily)."""
+    rows = _deliveries(conn, day, "is_export_missing", "source_error")
     return {agency: Finding(True, f"no complaints export for {day} arrived"
                             + (f"; the source failed: {error}" if error else ""),
                             {"export_day": day.isoformat(), "source_error": error})
@@ -142,13 +145,9 @@ def export_missing(conn: psycopg.Connection, day: date, settings: Settings) -> d
 
 
 def export_unreadable(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
-    rows = conn.execute(
-        """select b.agency_code, b.file, rf.reason_code, rf.reason
-           from raw.complaint_batches b
-           left join quality.rejected_files rf on rf.file = b.file and rf.sha256 is not distinct from b.sha256
-           where b.export_day = %s and b.status = 'rejected'""",
-        (day,),
-    ).fetchall()
+    """The complaints export of D arrived and was rejected whole (int_agency_deliveries_daily)."""
+    rows = _deliveries(conn, day, "is_export_unreadable",
+                       "rejected_export_file, rejected_export_reason_code, rejected_export_reason")
     return {agency: Finding(True, f"the export {file} was rejected: {reason} ({code})",
                             {"file": file, "reason_code": code, "reason": reason})
             for agency, file, code, reason in rows}
@@ -156,31 +155,20 @@ def export_unreadable(conn: psycopg.Connection, day: date, settings: Settings) -
 
 def followup_unreadable(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
     """A follow-up report file first seen on D was rejected whole (it counts as not received)."""
-    rows = conn.execute(
-        """select agency_code, file, reason_code, reason from quality.rejected_files
-           where kind = 'followup' and run_date = %s order by agency_code, file""",
-        (day,),
-    ).fetchall()
-    grouped: dict[str, list[dict]] = {}
-    for agency, file, code, reason in rows:
-        grouped.setdefault(agency, []).append({"file": file, "reason_code": code, "reason": reason})
-    return {agency: Finding(True, "; ".join(f"the follow-up report {f['file']} was rejected: {f['reason']} "
-                                            f"({f['reason_code']})" for f in files), {"files": files})
-            for agency, files in grouped.items()}
+    rows = _deliveries(conn, day, "is_followup_unreadable", "rejected_followup_files")
+    out = {}
+    for agency, rejected in rows:
+        files = [{"file": f["file"], "reason_code": f["reason_code"], "reason": f["reason"]} for f in rejected]
+        out[agency] = Finding(True, "; ".join(f"the follow-up report {f['file']} was rejected: {f['reason']} "
+                                              f"({f['reason_code']})" for f in files), {"files": files})
+    return out
 
 
 def ingest_failed(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
     """The agency's ingestion of D did not end `done` (its task raised, or never ran): what
     it holds for D is unknown, so it is flagged rather than passed. An HTTP source that
-    failed is named by `export_missing` already."""
-    rows = conn.execute(
-        """select i.agency_code, i.status, i.error from quality.ingest_runs i
-           where i.run_date = %s and i.status <> 'done'
-             and not exists (select 1 from quality.source_failures sf
-                             where sf.run_date = i.run_date and sf.agency_code = i.agency_code)
-           order by 1""",
-        (day,),
-    ).fetchall()
+    failed is named by `export_missing` already (int_agency_deliveries_daily)."""
+    rows = _deliveries(conn, day, "is_ingest_failed", "ingest_status, ingest_error")
     what = {"pending": "never started", "running": "did not finish", "failed": "failed"}
     return {agency: Finding(True, f"loading the agency's files for {day} {what[status]}"
                             + (f": {error}" if error else "") + "; run the date again once the cause is fixed",
@@ -189,13 +177,11 @@ def ingest_failed(conn: psycopg.Connection, day: date, settings: Settings) -> di
 
 
 def sk_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
-    rows = conn.execute(
-        """select agency_code, sk_number, sk_date from ref.agencies
-           where sk_number is null or sk_date is null or sk_date > %s""",
-        (day,),
-    ).fetchall()
+    """No SK in force on D (int_agency_deliveries_daily.has_sk_in_force)."""
+    rows = _deliveries(conn, day, "is_sk_missing", "sk_number, sk_date")
     return {agency: Finding(True, "no SK (decree) naming the complaint managers is registered"
-                            if not number or not sk_date else f"the SK {number} takes effect only on {sk_date}",
+                            if not (number or "").strip() or not sk_date
+                            else f"the SK {number} takes effect only on {sk_date}",
                             {"sk_number": number, "sk_date": sk_date.isoformat() if sk_date else None})
             for agency, number, sk_date in rows}
 
