@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=summary, description=f"{description}\n\nexample:\n  {example}",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    command("demo", "the demo: sample exports of all 38 agencies and the nightly DAG over 24-28 May 2021",
+    command("demo", "the demo: sample exports of all 38 agencies and the nightly DAG over 24-31 May 2021",
             "Writes the sample drop folder (LAPOR_HOME/sample-exports), runs the nightly DAG for every\n"
             "day of the demo period and prints the findings and where the results are. Safe to re-run.",
             "lapor demo")
@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = command("generate-sample", "write the deterministic sample drop folder",
                   "Writes the sample exports of all 38 agencies (history from January 2020, nightly\n"
-                  "exports 24-28 May 2021, follow-up reports) into a drop folder.",
+                  "exports 24-31 May 2021, follow-up reports) into a drop folder.",
                   "lapor generate-sample --out /tmp/drop --scale 0.25")
     gen.add_argument("--out", type=_output_folder, required=True, metavar="DIR",
                      help="the folder to write (made if missing), e.g. /tmp/drop")

@@ -21,8 +21,9 @@ import pytest
 from lapor.dev.generate import DEMO_END, DEMO_START, generate_sample_exports
 
 SCALE = 0.2
-EXPORT_DAYS = [date(2021, 5, 24), date(2021, 5, 25), date(2021, 5, 27), date(2021, 5, 28)]
-BLITAR, MOJOKERTO, SUMENEP, BATU, SURABAYA = "35.05", "35.16", "35.29", "35.79", "35.78"
+EXPORT_DAYS = [date(2021, 5, 24), date(2021, 5, 25), date(2021, 5, 27), date(2021, 5, 28), date(2021, 5, 31)]
+BLITAR, MOJOKERTO, SUMENEP, BATU, SURABAYA, SIDOARJO = "35.05", "35.16", "35.29", "35.79", "35.78", "35.15"
+SILENT_FROM = date(2021, 5, 21)
 
 TRACKING = {"idlaporan", "trackingid", "notracking", "nomorlaporan"}
 STATUS = {"status", "statuslaporan"}
@@ -164,11 +165,14 @@ def test_all_38_agencies_deliver(agencies, demo):
     assert sorted(demo[1]["complaints"]) == agencies
 
 
-def test_kabupaten_blitar_never_submits_its_april_2021_report(demo):
+def test_kabupaten_blitar_submits_its_april_2021_report_only_on_31_may(demo, tmp_path):
     months = followup_files(demo[0], BLITAR)
-    assert "2021-04" not in months
-    assert {"agency_code": BLITAR, "period": "2021-04"}.items() <= next(
+    assert months["2021-04"] == [date(2021, 5, 31)]
+    assert {"agency_code": BLITAR, "period": "2021-04", "submitted_on": "2021-05-31"}.items() <= next(
         e for e in demo[1]["exceptions"] if e["kind"] == "followup_report_missing").items()
+    # a drop folder that ends before 31 May has no April report of Blitar at all
+    generate_sample_exports(tmp_path, scale=0.05, start=date(2021, 5, 27), end=date(2021, 5, 28))
+    assert "2021-04" not in followup_files(tmp_path, BLITAR)
 
 
 def test_kabupaten_mojokerto_submits_april_2021_late_on_25_may(demo):
@@ -178,7 +182,7 @@ def test_kabupaten_mojokerto_submits_april_2021_late_on_25_may(demo):
 def test_every_other_agency_submits_april_2021_on_time(demo, agencies):
     for code in agencies:
         if code in (BLITAR, MOJOKERTO):
-            continue
+            continue  # late: on 31 and 25 May
         submitted = followup_files(demo[0], code)["2021-04"]
         assert len(submitted) == 1 and submitted[0] <= date(2021, 5, 7), (code, submitted)
 
@@ -242,7 +246,8 @@ def test_a_full_export_holds_every_complaint_so_far_and_kota_batu_only_recent_on
     for (code, day), held in rows.items():
         if code == BATU and day > DEMO_START:
             assert 0 < len(held) < len(rows[(BATU, DEMO_START)]) / 3
-        elif day == DEMO_END:
+        elif code == SIDOARJO:  # silent: every export is its state of 20 May
+            assert len(held) == summary["complaints"][code]
             assert len(held) == summary["complaints"][code]
 
 
@@ -348,3 +353,35 @@ def test_first_follow_ups_come_within_the_follow_up_limit_the_settings_name():
     after5 = {sla: sum(d > 5 for d in ds) / len(ds) for sla, ds in ((5, at5), (10, at10))}
     assert 0.04 < late[5] < 0.2 and abs(late[10] - late[5]) < 0.04, late
     assert after5[10] > after5[5] + 0.2, after5
+
+
+def test_kabupaten_sidoarjo_goes_silent_from_21_may_with_the_same_export_every_day(demo, exports):
+    """No complaint submitted from 21 May, and the exports of 24-31 May are one and the same file."""
+    files = {day: path for (code, day), (path, _) in exports.items() if code == SIDOARJO}
+    assert sorted(files) == EXPORT_DAYS
+    assert len({hashlib.sha256(path.read_bytes()).hexdigest() for path in files.values()}) == 1
+    submitted = [parse_datetime(pick(row, SUBMITTED)).date() for row in exports[(SIDOARJO, DEMO_END)][1]]
+    assert max(submitted) < SILENT_FROM
+    assert {"agency_code": SIDOARJO, "kind": "silent", "date": SILENT_FROM.isoformat()}.items() <= next(
+        e for e in demo[1]["exceptions"] if e["kind"] == "silent").items()
+
+
+def test_most_agencies_follow_up_within_the_limit_and_three_are_chronically_late():
+    """At the end of the demo, only the chronically late agencies have a dispositioned complaint
+    waiting past the follow-up limit without a follow-up."""
+    from lapor.dev.generate import Policy, _plan, profile_for
+
+    plan = _plan(DEMO_END, Policy(5, 5, True))
+    index = {day: i for i, day in enumerate(plan.national.days)}
+    end = index[DEMO_END]
+    late = set()
+    for code in ["35.05", "35.07", "35.09", "35.15", "35.26", "35.73", "35.78"]:
+        for c in plan.simulate(code, profile_for(code), profile_for(code).volume, 2021, scenario=True):
+            if c.dispositioned_at is None or c.dispositioned_at.date() > DEMO_END:
+                continue
+            first = c.followups[0].at.date() if c.followups else None
+            closed = c.closed_at.date() if c.closed_at else None
+            waiting = (first is None or first > DEMO_END) and (closed is None or closed > DEMO_END)
+            if waiting and end - index[c.dispositioned_at.date()] > 5:
+                late.add(code)
+    assert late == {"35.05", "35.09", "35.26"}

@@ -7,14 +7,17 @@ Both simulate complaints, render rows and write files with the same code below; 
 benchmark's agencies all write the plain CSV habit, and only the demo has the planned
 exceptions and the follow-up reports.
 
-The scenario (docs/domain.md, "The seed scenario") is the week of the seed article, 24–28 May 2021:
+The scenario (docs/domain.md, "The seed scenario") is the week of the seed article, 24–28 May 2021,
+and the Monday after it, 31 May:
 
 - Every agency holds a complaint history from 1 January 2020. Complaints move through
   their lifecycle on the working-day calendar of `lapor.calendar` (the one `ref.calendar`
   is built from, with cuti bersama a holiday or not as `LAPOR_CUTI_BERSAMA_IS_HOLIDAY`
   says): verification and disposition within about 3 working days, a first follow-up
-  usually within the follow-up limit (`LAPOR_FOLLOWUP_SLA_WORKING_DAYS`, a minority
-  later), then completion (mostly) or archiving. Some
+  usually within the follow-up limit (`LAPOR_FOLLOWUP_SLA_WORKING_DAYS`; a minority later
+  before the governor's disposition of 22 April 2021, and after it only at the three chronically
+  late agencies, 35.05, 35.09 and 35.26, which also leave some complaints without a follow-up),
+  then completion (mostly) or archiving. Some
   complaints are postponed at verification. A share of the 2020 complaints is still open
   at the end (the 2020 backlog the governor asked to clear), more for some agencies.
 - Nightly exports (`<code>/complaints/<D>.<ext>`) for each working day from `start` to
@@ -22,10 +25,12 @@ The scenario (docs/domain.md, "The seed scenario") is the week of the seed artic
   has by the end of D with its state as of D, and no timestamp after D. Two planned
   exceptions: Kabupaten Sumenep (35.29) sends nothing on 25 May 2021, and Kota Batu
   (35.79) sends only what was created or changed in the last 7 days on days after `start`.
+  Kabupaten Sidoarjo (35.15) goes silent: it enters no complaint from 21 May 2021, and its
+  exports from then on are the same file, its state of 20 May (`volume_anomaly`, `stale_export`).
 - Monthly follow-up reports (`<code>/followup/<M>_<S>.<ext>`) for every month from
   2020-01 that has ended, due on the working day of the next month that
   `LAPOR_FOLLOWUP_DUE_WORKING_DAY` names (the 5th by default). Kabupaten Blitar
-  (35.05) never sends April 2021 (the only `followup_report_missing` on 27 May 2021);
+  (35.05) sends April 2021 only on 31 May 2021 (the only `followup_report_missing` on 27 May 2021);
   Kabupaten Mojokerto (35.16) sends it late, on 25 May 2021; everyone else on time. A few
   agencies were late now and then in 2020; Kota Mojokerto's desk was closed in May 2020,
   so its report for that month has no rows; Kabupaten Pasuruan re-sent a corrected
@@ -59,18 +64,25 @@ from lapor.registry import Agency, load_registry
 from lapor.settings import DEFAULT_REGISTRY, Settings
 
 DEMO_START = date(2021, 5, 24)
-DEMO_END = date(2021, 5, 28)
+DEMO_END = date(2021, 5, 31)
 HISTORY_START = date(2020, 1, 1)
 MIN_COMPLAINTS = 12
 
 # The seed scenario and the other planned exceptions.
-MISSING_REPORT = ("35.05", date(2021, 4, 1))  # Kabupaten Blitar never sends April 2021
+# Kabupaten Blitar's April 2021 report is missing on 27 May (the seed scenario) and arrives on 31 May
+MISSING_REPORT = ("35.05", date(2021, 4, 1), date(2021, 5, 31))
 LATE_REPORT = ("35.16", date(2021, 4, 1), date(2021, 5, 25))  # Kabupaten Mojokerto, late
 SKIPPED_EXPORT = ("35.29", date(2021, 5, 25))  # Kabupaten Sumenep: no export that day
 INCREMENTAL_EXPORT = "35.79"  # Kota Batu: only recent changes after the first day
 INCREMENTAL_DAYS = 7
 QUIET_MONTH = ("35.76", date(2020, 5, 1))  # Kota Mojokerto: desk closed, report with no rows
 RESUBMITTED_REPORT = ("35.14", date(2020, 9, 1))  # Kabupaten Pasuruan: corrected report
+# Kabupaten Sidoarjo stops entering complaints from this day: its exports keep arriving, the same
+# as on the day before it (volume_anomaly, stale_export)
+SILENT_AGENCY = ("35.15", date(2021, 5, 21))
+# The governor's disposition of 22 April 2021 (docs/domain.md): from then on the agencies follow up
+# within the limit, but for the few chronically late ones (Profile.chronic_late)
+PROMPT_FROM = date(2021, 4, 22)
 
 _ZIP_TIME = (2021, 1, 1, 0, 0, 0)
 _MONTHS_ID = ["", "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
@@ -191,7 +203,8 @@ class Profile:
     json_wrapped: bool = False
     newest_first: bool = False
     backlog: float = 0.06  # share of 2020 complaints that never close
-    slow_followup: float = 0.12  # share of first follow-ups after 6–15 working days
+    slow_followup: float = 0.12  # share of first follow-ups after 6–15 working days (before PROMPT_FROM)
+    chronic_late: bool = False  # slow after PROMPT_FROM too, and some complaints never followed up
     late_reports: float = 0.0  # share of 2020 follow-up reports sent late
 
     @property
@@ -212,13 +225,14 @@ PROFILES: dict[str, Profile] = {
     "35.02": P(volume=480, dialect="B", date_style="dmy_slash", bools=("Y", "T")),
     "35.03": P(volume=300, header_case="lower", bools=("1", "0"), with_code=True),
     "35.04": P(volume=520, dialect="C", date_style="dmy_dash", statuses="terdisposisi"),
-    "35.05": P(volume=560, fmt="xlsx", title_rows=2, backlog=0.22, slow_followup=0.30, late_reports=0.30),
+    "35.05": P(volume=560, fmt="xlsx", title_rows=2, backlog=0.22, slow_followup=0.30, late_reports=0.30,
+               chronic_late=True),
     "35.06": P(volume=780, dialect="D", date_style="indo", with_code=True, statuses="sedang"),
     "35.07": P(volume=1750, delimiter=";", dialect="B", date_style="dmy_slash", statuses="terdisposisi",
                backlog=0.08),
     "35.08": P(volume=480, statuses="dalam"),
     "35.09": P(volume=1550, encoding="utf-8-sig", dialect="C", date_style="dmy_slash", status_case="upper",
-               backlog=0.18, slow_followup=0.25, late_reports=0.15),
+               backlog=0.18, slow_followup=0.25, late_reports=0.15, chronic_late=True),
     "35.10": P(volume=860, header_case="snake", bools=("true", "false"), newline="\n"),
     "35.11": P(volume=340, dialect="B", date_style="indo", late_reports=0.10),
     "35.12": P(volume=330, encoding="cp1252", date_style="dmy_slash", status_case="spaced"),
@@ -237,7 +251,8 @@ PROFILES: dict[str, Profile] = {
     "35.23": P(volume=640, with_code=True, statuses="dalam"),
     "35.24": P(volume=700, delimiter=";", dialect="C", date_style="dmy_slash"),
     "35.25": P(volume=900, fmt="xlsx", dialect="B", title_rows=3, statuses="sedang"),
-    "35.26": P(volume=380, date_style="indo", backlog=0.20, slow_followup=0.30, late_reports=0.30),
+    "35.26": P(volume=380, date_style="indo", backlog=0.20, slow_followup=0.30, late_reports=0.30,
+               chronic_late=True),
     "35.27": P(volume=360, encoding="cp1252", delimiter=";", dialect="B", date_style="dmy_slash",
                status_case="upper", backlog=0.15, late_reports=0.25),
     "35.28": P(volume=360, bools=("Y", "T")),
@@ -605,7 +620,9 @@ def _simulate_agency(code: str, profile: Profile, n: int, seed: int, cal: Workin
 def _lifecycle(c: Complaint, profile: Profile, opd: str, officer: str, cal: WorkingDays,
                rng: random.Random, sla: int) -> None:
     """The complaint's life; a first follow-up comes within the follow-up limit `sla` (working
-    days after disposition) unless the agency is slow this time (`profile.slow_followup`)."""
+    days after disposition) unless the agency is slow this time (`profile.slow_followup`: before
+    PROMPT_FROM, or always for a chronically late agency, which also leaves some complaints
+    without any follow-up)."""
     stuck_rate = profile.backlog if c.submitted_at.year <= 2020 else profile.backlog / 2
     stuck = rng.random() < stuck_rate
     k = rng.choices([0, 1, 2, 3, 4, 5, 6, 8, 10], [26, 30, 18, 10, 5, 4, 3, 2, 2])[0]
@@ -620,10 +637,11 @@ def _lifecycle(c: Complaint, profile: Profile, opd: str, officer: str, cal: Work
             c.closed_at, c.closed_status = _office_after(cal, verified, rng.randint(10, 60), rng), "archived"
         return
     c.dispositioned_at = verified
-    awaiting_forever = stuck and rng.random() < 0.3
+    awaiting_forever = stuck and rng.random() < 0.3 and profile.chronic_late
     if awaiting_forever:
         return
-    if rng.random() < profile.slow_followup:
+    slow = rng.random() < profile.slow_followup
+    if slow and (profile.chronic_late or verified.date() < PROMPT_FROM):
         k = rng.randint(sla + 1, sla + 10)
     else:  # six steps from the same day to the limit (at the default limit of 5: 0, 1, ..., 5)
         k = round(rng.choices(range(6), [14, 28, 22, 16, 11, 9])[0] * sla / 5)
@@ -891,6 +909,14 @@ def _export_rows(renderer: "_Renderer", complaints: list[Complaint], submitted_d
     return [renderer.complaint_row(c, day) for c in held]
 
 
+def _state_day(code: str, day: date) -> date:
+    """The day whose state the agency's export of `day` shows: the day itself, but for the silent
+    agency, whose exports stay at the day before it went silent."""
+    if code == SILENT_AGENCY[0] and day >= SILENT_AGENCY[1]:
+        return SILENT_AGENCY[1] - timedelta(days=1)
+    return day
+
+
 def _write_export(out_dir: Path, renderer: "_Renderer", rows: list[list], day: date, stats: dict) -> Path:
     agency, profile = renderer.agency, renderer.profile
     titles = ["Rekap Laporan SP4N-LAPOR!", agency.agency_name,
@@ -931,6 +957,8 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
         code, profile = agency.agency_code, profiles[agency.agency_code]
         n = max(MIN_COMPLAINTS, round(profile.volume * scale))
         by_agency[code] = plan.simulate(code, profile, n, seed, scenario=True)
+        if code == SILENT_AGENCY[0]:  # what it never entered is in no export
+            by_agency[code] = [c for c in by_agency[code] if c.submitted_at.date() < SILENT_AGENCY[1]]
     _assign_tracking_ids(by_agency, seed, scale)
 
     export_days = national.between(start, end)
@@ -955,10 +983,14 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
                                    "detail": "no complaints export delivered for this working day"})
                 continue
             incremental = INCREMENTAL_DAYS if code == INCREMENTAL_EXPORT and day > start else None
-            rows = _export_rows(renderer, complaints, submitted_days, day, incremental)
+            rows = _export_rows(renderer, complaints, submitted_days, _state_day(code, day), incremental)
             _write_export(out_dir, renderer, rows, day, stats)
             files["complaints"] += 1
             formats_count[profile.fmt] += 1
+        if code == SILENT_AGENCY[0] and export_days[-1] >= SILENT_AGENCY[1]:
+            exceptions.append({"agency_code": code, "kind": "silent", "date": SILENT_AGENCY[1].isoformat(),
+                               "detail": "no complaint entered from this day; every export from then on "
+                                         "is the same file, the state of the day before"})
         if code == INCREMENTAL_EXPORT and len(export_days) > 1:
             exceptions.append({"agency_code": code, "kind": "incremental_export",
                                "date": export_days[1].isoformat(),
@@ -980,12 +1012,12 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
             late_by = rng.randint(1, 6)
             is_late = month.year == 2020 and rng.random() < profile.late_reports
             period = f"{month:%Y-%m}"
-            if (code, month) == MISSING_REPORT:
+            if (code, month) == MISSING_REPORT[:2]:
+                submitted = MISSING_REPORT[2]
                 exceptions.append({"agency_code": code, "kind": "followup_report_missing", "period": period,
-                                   "due_date": due.isoformat(), "detail": "the report is never submitted"})
-                month = nxt
-                continue
-            if (code, month) == LATE_REPORT[:2]:
+                                   "due_date": due.isoformat(), "submitted_on": submitted.isoformat(),
+                                   "detail": f"missing until it arrives on {submitted.isoformat()}"})
+            elif (code, month) == LATE_REPORT[:2]:
                 submitted = LATE_REPORT[2]
                 exceptions.append({"agency_code": code, "kind": "followup_report_late", "period": period,
                                    "due_date": due.isoformat(), "submitted_on": submitted.isoformat()})
@@ -1023,8 +1055,9 @@ def generate_sample_exports(out_dir: Path, *, agencies: list[Agency] | None = No
             month = nxt
 
         of_2020 = [c for c in complaints if c.submitted_at.year == 2020]
-        open_2020[code] = sum(c.status_on(end) not in ("completed", "archived") for c in of_2020)
-        done = sum(c.status_on(end) == "completed" for c in of_2020)
+        as_of = _state_day(code, end)
+        open_2020[code] = sum(c.status_on(as_of) not in ("completed", "archived") for c in of_2020)
+        done = sum(c.status_on(as_of) == "completed" for c in of_2020)
         completed_2020[code] = round(100 * done / len(of_2020), 1) if of_2020 else None
 
     counts = {code: len(cs) for code, cs in by_agency.items()}
