@@ -153,7 +153,9 @@ def generate_docs(url: str, settings: Settings, force: bool = False) -> Path:
     """`dbt docs generate --static`, published beside the reports as one self-contained page,
     with the fingerprint (`docs_fingerprint`) it was generated from. Nothing is run when the
     published page's fingerprint equals today's (a night that changed neither the project
-    nor the warehouse's schema keeps the last page), unless `force`."""
+    nor the warehouse's schema keeps the last page), unless `force`. The compiled code the page
+    shows is that of the night that generated it (the incremental models compile differently
+    on a full-rebuild night: `incremental.sql` asks `int_build_window`)."""
     target = docs_index(settings)
     fingerprint = docs_fingerprint(url, settings)
     stored = docs_fingerprint_path(settings)

@@ -72,7 +72,8 @@ def test_two_nights_generate_the_docs_once_and_reuse_the_parse(home):
     assert docs_generated(settings) == 1
     page = index.read_bytes()
     assert b"fct_complaints" in page and len(page) > 100_000  # the self-contained page, manifest inside
-    assert json.loads(transform.docs_fingerprint_path(settings).read_text()) == transform.docs_fingerprint(url, settings)
+    stored = json.loads(transform.docs_fingerprint_path(settings).read_text())
+    assert stored == transform.docs_fingerprint(url, settings)
 
     # the next night brings new rows, as the loader writes them: the schema stays, so do the docs
     with warehouse.connect(url) as conn, conn.transaction():
