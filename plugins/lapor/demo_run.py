@@ -5,11 +5,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
+from lapor import vocabulary
 from lapor.settings import Settings
 
 SEED_DATE = date(2021, 5, 27)
-CHECK_ORDER = ["export_unreadable", "export_missing", "followup_report_missing", "followup_report_late",
-               "followup_overdue", "stale_export", "volume_anomaly", "sk_missing"]
 
 
 def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:
@@ -44,7 +43,8 @@ def summary_text(settings: Settings, days: list[date]) -> str:
             lines.append(f"\nFindings for {day}:")
             if not flagged:
                 lines.append("  none")
-            for check in sorted(flagged, key=lambda c: CHECK_ORDER.index(c) if c in CHECK_ORDER else 99):
+            order = [c.name for c in vocabulary.checks()]  # the digest's order (coordinator_checks.csv)
+            for check in sorted(flagged, key=lambda c: order.index(c) if c in order else len(order)):
                 agencies = flagged[check]
                 lines.append(f"  {check}: {len(agencies)} agenc{'y' if len(agencies) == 1 else 'ies'}")
                 for code, name, details in agencies[:5]:

@@ -20,6 +20,8 @@ SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 STATUSES_FILE = "complaint_statuses.csv"
 STATUS_ALIASES_FILE = "complaint_status_aliases.csv"
 CLASSIFICATIONS_FILE = "classifications.csv"
+CHECKS_FILE = "coordinator_checks.csv"
+SEVERITIES = ("high", "medium", "low")
 
 
 class VocabularyError(ValueError):
@@ -143,5 +145,44 @@ def reload() -> Vocabulary:
     """Read the seeds again (after a change to the files in a running process, e.g. a test)."""
     global _current
     load.cache_clear()
+    _load_checks.cache_clear()
     _current = None
     return current()
+
+
+# The coordinator's checks -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Check:
+    """One of the coordinator's checks (docs/checks.md), as `coordinator_checks.csv` defines it:
+    the GX suite, the e-mails, fct_check_results and fct_findings all read this row."""
+    name: str
+    position: int      # the order the digest shows them
+    severity: str      # high | medium | low
+    label: str         # its name in Bahasa Indonesia
+    description: str
+
+
+@lru_cache(maxsize=8)
+def _load_checks(folder: Path) -> tuple[Check, ...]:
+    checks = []
+    for r in _rows(folder, CHECKS_FILE):
+        where = f"{CHECKS_FILE}, {r['check_name']}"
+        if r["severity"] not in SEVERITIES:
+            raise VocabularyError(f"{where}: severity must be one of {', '.join(SEVERITIES)}, not {r['severity']!r}")
+        if not r["label_id"]:
+            raise VocabularyError(f"{where}: label_id (its name in Bahasa Indonesia) is empty")
+        checks.append(Check(r["check_name"], int(r["position"]), r["severity"], r["label_id"], r["description"]))
+    names = [c.name for c in checks]
+    if len(set(names)) != len(names):
+        raise VocabularyError(f"{CHECKS_FILE}: a check name appears twice")
+    return tuple(sorted(checks, key=lambda c: (c.position, c.name)))
+
+
+def checks() -> tuple[Check, ...]:
+    """The coordinator's checks in the seed under SEEDS_DIR, in the digest's order."""
+    return _load_checks(Path(SEEDS_DIR))
+
+
+def check_label(name: str) -> str:
+    """A check's name in Bahasa Indonesia (the name itself for a check the seed does not know)."""
+    return next((c.label for c in checks() if c.name == name), name)

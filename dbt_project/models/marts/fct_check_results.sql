@@ -11,19 +11,7 @@
 select
     r.run_date,
     r.check_name,
-    case r.check_name
-        when 'export_unreadable' then 'Ekspor laporan tidak dapat dibaca'
-        when 'export_missing' then 'Ekspor laporan harian tidak diterima'
-        when 'followup_report_missing' then 'Laporan hasil tindak lanjut belum disampaikan'
-        when 'followup_overdue' then 'Pengaduan belum ditindaklanjuti melewati batas waktu'
-        when 'followup_report_late' then 'Laporan hasil tindak lanjut terlambat'
-        when 'sk_missing' then 'SK pengelola pengaduan belum ada'
-        when 'ingest_failed' then 'Pemuatan berkas instansi gagal'
-        when 'followup_unreadable' then 'Laporan hasil tindak lanjut tidak dapat dibaca'
-        when 'volume_anomaly' then 'Pengaduan baru jauh di bawah biasanya'
-        when 'stale_export' then 'Ekspor laporan tidak berubah'
-        else r.check_name
-    end as check_label,
+    {{ check_label('r.check_name') }} as check_label,
     r.agency_code,
     r.passed,
     r.severity,

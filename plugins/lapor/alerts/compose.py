@@ -10,6 +10,7 @@ from datetime import date
 import psycopg
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from lapor import vocabulary
 from lapor.formatting import angka, severity_rank, tanggal
 from lapor.registry import is_plain_address
 from lapor.settings import Settings
@@ -34,6 +35,8 @@ def _environment(kind: str = "html") -> Environment:
     )
     env.filters["tanggal"] = tanggal
     env.filters["angka"] = angka
+    # a check's Bahasa name, read from the seed at each call (lapor.vocabulary, coordinator_checks.csv)
+    env.globals["check_label"] = vocabulary.check_label
     return env
 
 

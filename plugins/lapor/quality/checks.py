@@ -2,7 +2,8 @@
 
 Each check is a query that gives, for every agency of the registry, whether it is flagged
 on the run date D and the figures behind it. The expectation suite
-`expectations/coordinator_checks.json` holds one expectation per check; GX validates each
+(`expectations/coordinator_checks.json`) holds one expectation per check of the seed
+`dbt_project/seeds/coordinator_checks.csv` (names, severity, order); GX validates each
 check's table and names the unexpected agencies. The outcome is one row per check and
 agency in `quality.check_results`, replaced whole for D. A check that cannot run is
 recorded with severity `error` for every agency, never passed silently.
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
+from lapor import vocabulary
 from lapor.formatting import month_label
 from lapor.settings import EXPECTATIONS_DIR, Settings
 
@@ -245,9 +247,16 @@ QUERIES: dict[str, Query] = {
 
 
 def load_suite() -> list[dict]:
-    """The expectations of the coordinator's suite, in the order the digest shows them."""
+    """The expectations of the coordinator's suite, in the order the digest shows them: one per
+    row of the seed `coordinator_checks.csv` (lapor.vocabulary.checks), each made from the
+    suite's expectation template in `expectations/coordinator_checks.json`."""
     suite = json.loads(SUITE_FILE.read_text())
-    return sorted(suite["expectations"], key=lambda e: e["meta"].get("order", 99))
+    template = suite["expectation_per_check"]
+    return [{"type": template["type"],
+             "kwargs": {**template["kwargs"], "column": check.name},
+             "meta": {"check_name": check.name, "severity": check.severity, "order": check.position,
+                      "label": check.label, "description": check.description}}
+            for check in vocabulary.checks()]
 
 
 def _validate(settings: Settings, day: date, expectations: list[dict], table: "pd.DataFrame") -> dict[str, set[str]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from lapor import vocabulary
 from lapor.report import charts
 from lapor.report.data import ReportData, load
 from lapor.formatting import (angka, bulan, bulan_singkat, persen, selisih, tanggal,
@@ -47,7 +48,8 @@ def _environment() -> Environment:
                        selisih=selisih, bulan=bulan, bulan_singkat=bulan_singkat,
                        age_row=lambda agency: (agency.code, agency.name, agency.ages))
     env.globals.update(geom=charts, OKABE_ITO=charts.OKABE_ITO, AGE_BUCKETS=charts.AGE_BUCKETS,
-                       national_rate=NATIONAL_COMPLETION_RATE_2020)
+                       national_rate=NATIONAL_COMPLETION_RATE_2020,
+                       check_label=vocabulary.check_label)  # _labels.j2's check names (coordinator_checks.csv)
     return env
 
 
