@@ -6,7 +6,9 @@
 -- ingest steps, before dbt runs.
 --
 -- A view, so it costs nothing on a night: the checks read one day (date_day = D), and every
--- per-day fact is a lateral lookup by agency and day. In `intermediate`, not `marts`: a rejected
+-- per-day fact is a lateral lookup by agency and day through an index (the primary keys of
+-- quality.ingest_runs, source_failures and raw.complaint_batches; rejected_files_batch_idx and
+-- landed_files_day_idx in plugins/lapor/sql/schema.sql). In `intermediate`, not `marts`: a rejected
 -- file's reason and a source's error may quote what an agency sent, which bi_reader must not see.
 {{ config(materialized='view') }}
 
@@ -58,7 +60,8 @@ facts as (
         from {{ ref('stg_raw__complaint_batches') }} b
         left join lateral (
             select rf.reason_code, rf.reason from {{ source('quality', 'rejected_files') }} rf
-            where rf.file = b.source_file and rf.sha256 is not distinct from b.file_sha256
+            where rf.agency_code = b.agency_code and rf.kind = 'complaints'
+              and rf.file = b.source_file and rf.sha256 is not distinct from b.file_sha256
             order by rf.run_date desc
             limit 1
         ) r on true

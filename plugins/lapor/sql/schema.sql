@@ -56,6 +56,8 @@ create table if not exists raw.landed_files (
     first_run_date     date not null,
     primary key (file, sha256)
 );
+-- "did agency A's export of day D arrive": intermediate.int_agency_deliveries_daily asks it per agency.
+create index if not exists landed_files_day_idx on raw.landed_files (agency_code, kind, file_day);
 
 -- Raw layer: one batch per agency and export day, replaced whole in one transaction --------
 create table if not exists raw.complaint_batches (
