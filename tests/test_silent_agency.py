@@ -5,6 +5,8 @@ pipeline's steps and the real warehouse.
 - 35.07, steady: 8 complaints every Monday, 3 on the other working days, none on weekends or
   holidays. The first working days after the holiday week (a calendar week with no complaint
   at all) are no anomaly.
+- On a weekend both checks judge the latest working day (export) before it, so a silence
+  stays one finding over the weekend.
 - 35.15, silent: 4 complaints every working day up to Thursday 18 April 2024, then none; its
   exports of 22-26 April are the same file. Its norm over 5 working days is 20 (at least 4):
   on 24 April the window still holds 18 April's 4, on 25 April it holds none, so it is flagged
@@ -31,7 +33,7 @@ REGISTRY = """agency_code,agency_name,agency_type,sk_number,sk_date,admin_email,
 FIRST = date(2024, 1, 2)
 SILENT_FROM = date(2024, 4, 19)
 EXPORT_DAYS = [date(2024, 4, 22) + timedelta(days=i) for i in range(5)]  # Monday to Friday
-CHECKED = [date(2024, 4, 5), *(date(2024, 4, 8) + timedelta(days=i) for i in range(19))]
+CHECKED = [date(2024, 4, 5), *(date(2024, 4, 8) + timedelta(days=i) for i in range(20))]  # to Saturday 27 April
 
 
 def _working_days(first: date, last: date) -> list[date]:
@@ -100,7 +102,9 @@ def _flagged(url: str, check: str) -> dict[date, set[str]]:
 def test_the_silent_agency_is_flagged_from_the_first_window_without_complaints(silent):
     _, url = silent
     flagged = _flagged(url, "volume_anomaly")
-    assert {day for day, agencies in flagged.items() if "35.15" in agencies} == {date(2024, 4, 25), date(2024, 4, 26)}
+    # flagged from Thursday 25 April, and still on Saturday 27 April (the Friday judged): one finding
+    assert {day for day, agencies in flagged.items() if "35.15" in agencies} == {
+        date(2024, 4, 25), date(2024, 4, 26), date(2024, 4, 27)}
     with psycopg.connect(url) as conn:
         details, facts = conn.execute(
             "select details, facts from quality.check_results where check_name = 'volume_anomaly'"
@@ -130,7 +134,9 @@ def test_a_holiday_week_is_no_volume_anomaly(silent):
 def test_stale_export_after_n_unchanged_working_days_and_not_before(silent):
     _, url = silent
     flagged = _flagged(url, "stale_export")
-    assert {day for day, agencies in flagged.items() if agencies} == {date(2024, 4, 25), date(2024, 4, 26)}
+    # and on Saturday 27 April, no export due: the latest export is judged, so it stays one finding
+    assert {day for day, agencies in flagged.items() if agencies} == {
+        date(2024, 4, 25), date(2024, 4, 26), date(2024, 4, 27)}
     assert flagged[date(2024, 4, 25)] == {"35.15"}
     with psycopg.connect(url) as conn:
         facts = conn.execute(

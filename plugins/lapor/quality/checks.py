@@ -190,7 +190,8 @@ def sk_missing(conn: psycopg.Connection, day: date, settings: Settings) -> dict[
 
 def volume_anomaly(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
     """The agencies gone silent on D (marts.fct_agency_volume_daily: the norm and the
-    threshold are defined there); a weekend or holiday is no row, so it flags nothing."""
+    threshold are defined there). A weekend or holiday is no row there: on such a D the latest
+    working day before it is judged, so a silence stays one finding over a weekend."""
     rows = conn.execute(
         """select v.agency_code, v.window_new_complaints, v.window_expected, v.window_expected_min,
                   v.history_working_days, v.window_working_days,
@@ -200,7 +201,9 @@ def volume_anomaly(conn: psycopg.Connection, day: date, settings: Settings) -> d
                                        where x.agency_code = v.agency_code and x.date_day <= v.date_day
                                          and x.new_complaints > 0)) as silent_since
            from marts.fct_agency_volume_daily v
-           where v.date_day = %(d)s and v.is_volume_anomaly
+           where v.date_day = (select max(d.date_day) from marts.dim_date d
+                               where d.is_working_day and d.date_day <= %(d)s)
+             and v.is_volume_anomaly
            order by v.agency_code""",
         {"d": day},
     ).fetchall()
@@ -219,11 +222,18 @@ def volume_anomaly(conn: psycopg.Connection, day: date, settings: Settings) -> d
 
 def stale_export(conn: psycopg.Connection, day: date, settings: Settings) -> dict[str, Finding]:
     """The agencies whose export of D is the same as the earlier ones for N working days
-    (marts.fct_export_changes)."""
+    (marts.fct_export_changes). On a weekend or holiday D (no export due) the agency's latest
+    export on or before D is judged, so a stale stream stays one finding over a weekend."""
     rows = conn.execute(
-        """select agency_code, unchanged_since, unchanged_working_days from marts.fct_export_changes
-           where export_day = %s and is_stale order by agency_code""",
-        (day,),
+        """select agency_code, unchanged_since, unchanged_working_days from (
+               select distinct on (c.agency_code) c.agency_code, c.unchanged_since, c.unchanged_working_days,
+                      c.is_stale
+               from marts.fct_export_changes c
+               join marts.dim_date d on d.date_day = %(d)s
+               where c.export_day = %(d)s or (not d.is_working_day and c.export_day <= %(d)s)
+               order by c.agency_code, c.export_day desc) latest
+           where is_stale order by agency_code""",
+        {"d": day},
     ).fetchall()
     return {agency: Finding(True, f"the complaints export has not changed at all for {n} working days "
                             f"(the same file as on {since})",
