@@ -263,6 +263,12 @@ def test_two_real_nights_through_the_dag_open_then_resolve_once(scratch, smtp_se
                where f.agency_code = '35.16' and f.check_name = 'followup_report_missing' order by 2, 1""").fetchall()
     assert finding == [(date(2021, 5, 27), date(2021, 5, 27), date(2021, 5, 28), False, "Laporan April 2021", 1)]
     assert events == [("opened", date(2021, 5, 27), True), ("resolved", date(2021, 5, 28), True)]
+    # the report: the finding resolved that day on the overview, its timeline on the agency's page
+    overview = (settings.home / "reports" / "laporan-2021-05-28.html").read_text()
+    assert 'id="temuan-terbuka"' in overview and "Selesai 28 Mei 2021:" in overview
+    assert "Laporan hasil tindak lanjut belum disampaikan – Laporan April 2021, terbuka sejak 27 Mei 2021" in overview
+    page = (settings.home / "reports" / "2021-05-28" / "agency-35_16.html").read_text()
+    assert 'id="riwayat-temuan"' in page and "27 Mei dibuka; 28 Mei selesai" in page
     # bi_reader reads the findings and their history, and still nothing of `quality`
     bi = urlsplit(bi_reader_url(session_settings))
     bi = urlunsplit(bi._replace(path=urlsplit(url).path))

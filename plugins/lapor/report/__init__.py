@@ -18,6 +18,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, se
 from lapor import vocabulary
 from lapor.report import charts
 from lapor.report.data import ReportData, load
+from lapor.report.findings import Findings, load_findings
 from lapor.formatting import (angka, bulan, bulan_singkat, persen, selisih, tanggal,
                                      tanggal_singkat)
 from lapor.settings import Settings
@@ -63,14 +64,16 @@ def _incomplete_banner(incomplete) -> dict | None:
             "reason": incomplete.error, "rerun": f"lapor run --date {incomplete.run_date.isoformat()}"}
 
 
-def render(data: ReportData, settings: Settings, incomplete=None) -> dict[str, str]:
+def render(data: ReportData, settings: Settings, incomplete=None, findings: Findings | None = None) -> dict[str, str]:
     """The report's pages: {"overview": html, "<agency_code>": html, ...}. With `incomplete`
     (the RunStatus of a night whose marts were not completely built) every page opens with a
     banner saying so."""
     env = _environment()
     common = {"data": data, "day": data.day, "p": data.province, "sla_days": settings.followup_sla_working_days,
               "due_day": settings.followup_due_working_day, "incomplete": _incomplete_banner(incomplete),
-              "overview_name": f"laporan-{data.day.isoformat()}.html", "pages_dir": data.day.isoformat()}
+              "overview_name": f"laporan-{data.day.isoformat()}.html", "pages_dir": data.day.isoformat(),
+              "findings": findings or Findings([], [], {}),
+              "agency_by_code": {a.code: a for a in data.agencies}}
     pages = {"overview": env.get_template("report.html.j2").render(common)}
     by_code = sorted(data.agencies, key=lambda a: a.code)
     for i, agency in enumerate(by_code):
@@ -108,10 +111,10 @@ def write_report(conn: psycopg.Connection, settings: Settings, day: date, incomp
     """Write the day's overview and agency pages; `reports/index.html` follows the latest day.
     `incomplete`: D's RunStatus when its marts were not completely built (a banner on every page)."""
     if incomplete is None:
-        pages = render(load(conn, day), settings)
+        pages = render(load(conn, day), settings, findings=load_findings(conn, day))
     else:
         try:
-            pages = render(load(conn, day), settings, incomplete)
+            pages = render(load(conn, day), settings, incomplete, findings=load_findings(conn, day))
         except psycopg.Error:  # the marts are not there at all (the first build failed)
             conn.rollback()
             pages = _render_incomplete_only(settings, day, incomplete)
