@@ -48,7 +48,8 @@ def test_the_digest_carries_the_png_and_its_html_shows_it_by_content_id(settings
 
     chart = backlog_chart(DAYS, series(1200, 3), series(400, -1), 2021)
     context = {"run_date": DAYS[-1], "agencies": [], "errors": [], "suite_failures": [], "input_warnings": [],
-               "resolved": [], "report_url": None, "subject": "s", "key_chart": chart}
+               "resolved": [], "report_url": None, "subject": "s", "key_chart": chart,
+               "opened": [], "escalated": [], "open_findings": [], "open_agencies": 0}
     message = Message("digest", "koordinator@example.org", "[LAPOR! Jatim] Pemantauan", render("digest.txt.j2", context),
                       render("digest.html.j2", context), None, DAYS[-1], key="k" * 64, images=(chart,))
     sent = message_from_bytes(bytes(to_email(message, settings.mail_from)), policy=policy.default)
