@@ -74,6 +74,22 @@ def warehouse(settings) -> str:
     return url
 
 
+def _drop_database(name: str) -> None:
+    """Drop a test database on the session's server, as its superuser `lapor_admin`.
+
+    `drop database ... with (force)` must end every session still in the database; the owner
+    `lapor` may end only its own, not an autovacuum worker that happens to be analysing the
+    test's fresh tables (seen in CI: "permission denied to terminate process")."""
+    from psycopg import sql
+
+    from lapor.warehouse import EmbeddedServer
+
+    assert _HOME is not None
+    server = EmbeddedServer(_HOME)
+    with server._admin_connection(server._credentials()) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
 @contextlib.contextmanager
 def _scratch_database(settings, warehouse: str, folder: Path):
     """A fresh database on the session's server and settings that point at it."""
@@ -88,8 +104,13 @@ def _scratch_database(settings, warehouse: str, folder: Path):
     try:
         yield local, url, folder / "exports"
     finally:
-        with psycopg.connect(warehouse, autocommit=True) as conn:
-            conn.execute(f'drop database "{name}" with (force)')
+        _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def drop_database(warehouse):
+    """`drop_database(name)`: drops a test database on the session's server, whoever is in it."""
+    return _drop_database
 
 
 @pytest.fixture()

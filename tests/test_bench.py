@@ -26,7 +26,7 @@ NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
 @pytest.fixture(scope="module")
-def bench_run(warehouse, tmp_path_factory):
+def bench_run(warehouse, drop_database, tmp_path_factory):
     """One tiny run, on a database of its own on the session's server (its own folder too)."""
     home = tmp_path_factory.mktemp("bench")
     home.chmod(0o755)
@@ -38,8 +38,7 @@ def bench_run(warehouse, tmp_path_factory):
         env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     yield proc.stdout, home
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        conn.execute("drop database if exists lapor_bench_tiny with (force)")
+    drop_database("lapor_bench_tiny")
 
 
 def test_table_has_every_stage_with_numbers(bench_run):

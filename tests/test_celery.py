@@ -119,16 +119,15 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture()
-def databases(warehouse):
+def databases(warehouse, drop_database):
     with psycopg.connect(warehouse, autocommit=True) as conn:
         for name in DATABASES.values():
-            conn.execute(f'drop database if exists "{name}" with (force)')
+            drop_database(name)
             conn.execute(f'create database "{name}"')
     server = warehouse.rsplit("/", 1)[0]
     yield {key: f"{server}/{name}" for key, name in DATABASES.items()}
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        for name in DATABASES.values():
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    for name in DATABASES.values():
+        drop_database(name)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def body(message, kind: str = "plain") -> str:
 
 
 @pytest.fixture(scope="module")
-def nights(settings, warehouse, sample_exports, smtp_server, tmp_path_factory):
+def nights(settings, warehouse, drop_database, sample_exports, smtp_server, tmp_path_factory):
     """Run the three nights; returns what each left (outcome, mails, report)."""
     from lapor import transform
     from lapor.runner import run_date
@@ -113,8 +113,7 @@ def nights(settings, warehouse, sample_exports, smtp_server, tmp_path_factory):
         yield out
     finally:
         mp.undo()
-        with psycopg.connect(warehouse, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        drop_database(name)
 
 
 def to(mails, recipient):

@@ -42,17 +42,16 @@ DATABASES = {"meta": "airflow_meta", "warehouse": "lapor_smoke"}
 
 
 @pytest.fixture()
-def databases(warehouse):
+def databases(warehouse, drop_database):
     """Fresh `airflow_meta` and `lapor_smoke` databases on the session's server, dropped afterwards."""
     with psycopg.connect(warehouse, autocommit=True) as conn:
         for name in DATABASES.values():
-            conn.execute(f'drop database if exists "{name}" with (force)')
+            drop_database(name)
             conn.execute(f'create database "{name}"')
     server = warehouse.rsplit("/", 1)[0]
     yield {key: f"{server}/{name}" for key, name in DATABASES.items()}
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        for name in DATABASES.values():
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    for name in DATABASES.values():
+        drop_database(name)
 
 
 def failure_report(airflow: LocalAirflow, run_id: str, state: str, task_instances: list[dict]) -> str:
