@@ -46,7 +46,7 @@
 
 {#- The first month a follow-up report is expected (var followup_from, 'YYYY-MM-DD' or 'YYYY-MM'), as SQL. -#}
 {% macro followup_from_month() -%}
-    {%- set value = var('followup_from', '2020-01-01') | string | trim -%}
+    {%- set value = var('followup_from') | string | trim -%}
     {%- if value | length == 7 -%}{%- set value = value ~ '-01' -%}{%- endif -%}
     date_trunc('month', date '{{ value }}')::date
 {%- endmacro %}

@@ -6,16 +6,16 @@
   `int_working_days.working_day_index`, the running count of working days.
 -#}
 
-{#- The WIB (Asia/Jakarta) calendar date of a timestamptz. -#}
+{#- The WIB calendar date of a timestamptz (the time zone: var `timezone`, dbt_project.yml). -#}
 {% macro wib_date(ts) -%}
-    (({{ ts }}) at time zone 'Asia/Jakarta')::date
+    (({{ ts }}) at time zone '{{ var('timezone') }}')::date
 {%- endmacro %}
 
 
 {#- The policy var as SQL: true when cuti bersama is a non-working day. Accepts a boolean
     or a text such as 'false' (from the command line). -#}
 {% macro cuti_bersama_is_holiday() -%}
-    {%- set value = var('cuti_bersama_is_holiday', true) -%}
+    {%- set value = var('cuti_bersama_is_holiday') -%}
     {%- if value is string -%}
         {%- set value = value | trim | lower in ['true', '1', 'yes', 'ya', 'y', 'on'] -%}
     {%- endif -%}

@@ -3,6 +3,11 @@
 The README's "Settings" table documents the same names; keep the two together
 (tests/test_docs.py fails on a setting one of them has and the other lacks).
 
+The policy defaults (the report due day, the follow-up limit, cuti bersama, the silent-agency
+thresholds) and the time zone are written once, as the `vars:` of `dbt_project/dbt_project.yml`,
+so that a bare `dbt` run has them too; `project_vars()` reads them from there (a missing or
+wrong one raises `SettingError` naming the file), and an environment variable overrides each.
+
 `Settings.from_env()` checks every value when it is read: URLs are parsed (scheme, host, port,
 the query options the warehouse URL may carry), numbers are numbers in range, files that must
 exist exist. A wrong value raises `SettingError` naming the variable; the CLI turns it into one
@@ -12,8 +17,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -23,7 +29,8 @@ DAGS_DIR = PROJECT_ROOT / "dags"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 DEFAULT_REGISTRY = PACKAGE_DIR / "registry" / "agencies.csv"
-TIMEZONE = "Asia/Jakarta"
+# The one home of the policy defaults and the time zone (its `vars:`); a test may point it at a copy.
+DBT_PROJECT_FILE = DBT_PROJECT_DIR / "dbt_project.yml"
 
 # The nightly DAG: its id, its schedule (02:00 WIB, for the day that just ended) and the pool
 # that bounds how many agencies are fetched and loaded at once. Defined here only: the DAG file,
@@ -42,6 +49,56 @@ SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 class SettingError(ValueError):
     """A setting has a value the pipeline cannot use; the message names the variable."""
+
+
+@lru_cache(maxsize=8)
+def _read_project_vars(path: Path, version: tuple[int, int]) -> dict[str, object]:
+    import yaml
+
+    try:
+        project = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingError(f"{path}: cannot read the dbt project's vars (the policy defaults): {exc}") from None
+    found = project.get("vars") if isinstance(project, dict) else None
+    if not isinstance(found, dict):
+        raise SettingError(f"{path}: no `vars:` (the policy defaults and the time zone live there)")
+    return dict(found)
+
+
+def project_vars() -> dict[str, object]:
+    """The `vars:` of DBT_PROJECT_FILE: the policy defaults and the time zone, written once.
+    Read again when the file changes (parsed once per version of it)."""
+    path = Path(DBT_PROJECT_FILE)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise SettingError(f"{path}: cannot read the dbt project's vars (the policy defaults): {exc}") from None
+    return _read_project_vars(path, (stat.st_mtime_ns, stat.st_size))
+
+
+def project_var(name: str) -> object:
+    """One var of DBT_PROJECT_FILE; `SettingError` naming the file when it is missing."""
+    found = project_vars()
+    if name not in found or found[name] is None:
+        raise SettingError(f"{DBT_PROJECT_FILE}: the var {name!r} is missing from `vars:` "
+                           "(its default is written there only)")
+    return found[name]
+
+
+def _default(name: str, kind: type) -> object:
+    """The default of a policy setting: its var in dbt_project.yml, of the type the setting has."""
+    value = project_var(name)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is str and isinstance(value, date):
+        value = value.isoformat()
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SettingError(f"{DBT_PROJECT_FILE}: the var {name!r} is {value!r}, expected a {kind.__name__}")
+    return value
+
+
+# The time zone of every date (WIB): dbt's `wib_date()` and the semantic model read the same var.
+TIMEZONE: str = str(project_var("timezone"))
 
 
 # What a delivered file may hold at most (lapor.readers.limits): variable -> (default, minimum).
@@ -253,12 +310,19 @@ class Settings:
     reminder_days: int = 3                  # working days between two mails about the same open finding
     escalation_after_reminders: int = 2     # the reminder after this many is an escalation
     weekly_summary_day: int = 1             # ISO weekday of followup_overdue's weekly summary (1 = Monday)
-    volume_window_working_days: int = 5     # volume_anomaly: new complaints summed over this many working days
-    volume_history_working_days: int = 60   # ... compared with the norm of the working days before the window
-    volume_min_history_working_days: int = 40  # ... judged only with at least this much history
-    volume_min_ratio: float = 0.2           # ... flagged below this share of the norm
-    volume_min_expected: float = 10.0       # ... and only when the norm expects at least this many
-    stale_export_working_days: int = 3      # stale_export: this many unchanged working-day exports in a row
+    # The policy settings below default to their var in dbt_project.yml (as from_env does).
+    # volume_anomaly: new complaints summed over this many working days
+    volume_window_working_days: int = field(default_factory=lambda: _default("volume_window_working_days", int))
+    # ... compared with the norm of the working days before the window
+    volume_history_working_days: int = field(default_factory=lambda: _default("volume_history_working_days", int))
+    # ... judged only with at least this much history
+    volume_min_history_working_days: int = field(default_factory=lambda: _default("volume_min_history_working_days", int))
+    # ... flagged below this share of the norm
+    volume_min_ratio: float = field(default_factory=lambda: _default("volume_min_ratio", float))
+    # ... and only when the norm expects at least this many
+    volume_min_expected: float = field(default_factory=lambda: _default("volume_min_expected", float))
+    # stale_export: this many unchanged working-day exports in a row
+    stale_export_working_days: int = field(default_factory=lambda: _default("stale_export_working_days", int))
     bi_statement_timeout: str = "60s"
     sources_pool_slots: int = DEFAULT_POOL_SLOTS
 
@@ -283,10 +347,12 @@ class Settings:
             or "koordinator.lapor@diskominfo.jatim.example",
             mail_from=os.environ.get("LAPOR_MAIL_FROM") or "LAPOR! Jatim <noreply@lapor-jatim.example>",
             registry_path=_existing_file("LAPOR_REGISTRY", DEFAULT_REGISTRY),
-            followup_from=_month("LAPOR_FOLLOWUP_FROM", "2020-01"),
-            followup_due_working_day=_int("LAPOR_FOLLOWUP_DUE_WORKING_DAY", 5, minimum=1),
-            followup_sla_working_days=_int("LAPOR_FOLLOWUP_SLA_WORKING_DAYS", 5, minimum=1),
-            cuti_bersama_is_holiday=_bool("LAPOR_CUTI_BERSAMA_IS_HOLIDAY", True),
+            followup_from=_month("LAPOR_FOLLOWUP_FROM", _default("followup_from", str)),
+            followup_due_working_day=_int("LAPOR_FOLLOWUP_DUE_WORKING_DAY", _default("followup_due_working_day", int),
+                                          minimum=1),
+            followup_sla_working_days=_int("LAPOR_FOLLOWUP_SLA_WORKING_DAYS",
+                                           _default("followup_sla_working_days", int), minimum=1),
+            cuti_bersama_is_holiday=_bool("LAPOR_CUTI_BERSAMA_IS_HOLIDAY", _default("cuti_bersama_is_holiday", bool)),
             report_base_url=_web_url("LAPOR_REPORT_BASE_URL"),
             http_timeout=_float("LAPOR_HTTP_TIMEOUT", 30.0),
             http_retries=_int("LAPOR_HTTP_RETRIES", 4),
@@ -294,12 +360,16 @@ class Settings:
             reminder_days=_int("LAPOR_REMINDER_DAYS", 3, minimum=1),
             escalation_after_reminders=_int("LAPOR_ESCALATION_AFTER_REMINDERS", 2, minimum=0),
             weekly_summary_day=_weekday("LAPOR_WEEKLY_SUMMARY_DAY", 1),
-            volume_window_working_days=_int("LAPOR_VOLUME_WINDOW_WORKING_DAYS", 5, minimum=1),
-            volume_history_working_days=_int("LAPOR_VOLUME_HISTORY_WORKING_DAYS", 60, minimum=5),
-            volume_min_history_working_days=_int("LAPOR_VOLUME_MIN_HISTORY_WORKING_DAYS", 40, minimum=1),
-            volume_min_ratio=_ratio("LAPOR_VOLUME_MIN_RATIO", 0.2),
-            volume_min_expected=_float("LAPOR_VOLUME_MIN_EXPECTED", 10.0),
-            stale_export_working_days=_int("LAPOR_STALE_EXPORT_WORKING_DAYS", 3, minimum=1),
+            volume_window_working_days=_int("LAPOR_VOLUME_WINDOW_WORKING_DAYS",
+                                            _default("volume_window_working_days", int), minimum=1),
+            volume_history_working_days=_int("LAPOR_VOLUME_HISTORY_WORKING_DAYS",
+                                             _default("volume_history_working_days", int), minimum=5),
+            volume_min_history_working_days=_int("LAPOR_VOLUME_MIN_HISTORY_WORKING_DAYS",
+                                                 _default("volume_min_history_working_days", int), minimum=1),
+            volume_min_ratio=_ratio("LAPOR_VOLUME_MIN_RATIO", _default("volume_min_ratio", float)),
+            volume_min_expected=_float("LAPOR_VOLUME_MIN_EXPECTED", _default("volume_min_expected", float)),
+            stale_export_working_days=_int("LAPOR_STALE_EXPORT_WORKING_DAYS",
+                                           _default("stale_export_working_days", int), minimum=1),
             bi_statement_timeout=_duration("LAPOR_BI_STATEMENT_TIMEOUT", "60s"),
             sources_pool_slots=_int("LAPOR_SOURCES_POOL_SLOTS", DEFAULT_POOL_SLOTS, minimum=1),
         )
@@ -334,7 +404,8 @@ class Settings:
         return self.home / "dbt"
 
     def dbt_vars(self) -> dict[str, object]:
-        """The policy settings the dbt models read as `var(...)`."""
+        """The policy settings the dbt models read as `var(...)` (their defaults are those vars
+        in dbt_project.yml; passed on every run, so an environment variable reaches dbt)."""
         return {
             "followup_from": self.followup_from.isoformat(),
             "followup_due_working_day": self.followup_due_working_day,

@@ -97,7 +97,7 @@ class WorkingDays:
     when the policy makes it a holiday), minus any extra closed days of one agency."""
 
     def __init__(self, first: date, last: date, closed: frozenset[date] = frozenset(), *,
-                 cuti_bersama_is_holiday: bool = True):
+                 cuti_bersama_is_holiday: bool):
         self.days = [day for day, weekend, public, cuti, _ in calendar_rows(first, last)
                      if not (weekend or public or (cuti and cuti_bersama_is_holiday)) and day not in closed]
         self._set = frozenset(self.days)
@@ -856,8 +856,8 @@ def _put(path: Path, data: bytes, stats: dict) -> None:
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Policy:
-    """The policy settings the generated data follows (`lapor.settings.Settings` holds their
-    defaults and reads them from the environment), so the pipeline judges it by the same rules."""
+    """The policy settings the generated data follows (`lapor.settings.Settings` reads them from
+    the environment, their defaults from dbt_project.yml), so the pipeline judges it by the same rules."""
     followup_due_working_day: int
     followup_sla_working_days: int
     cuti_bersama_is_holiday: bool
