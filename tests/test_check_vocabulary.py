@@ -87,6 +87,7 @@ def test_a_new_row_in_the_seed_is_all_a_new_check_needs_for_its_label_severity_a
 def test_a_seed_row_with_an_unknown_severity_is_refused(tmp_path, monkeypatch):
     folder = tmp_path / "seeds"
     folder.mkdir()
+    shutil.copy(DBT_PROJECT_DIR / "seeds" / vocabulary.SEVERITIES_FILE, folder)  # the severities a check may have
     (folder / vocabulary.CHECKS_FILE).write_text(
         "check_name,position,severity,label_id,description\nx,1,urgent,X,x\n", encoding="utf-8")
     monkeypatch.setattr(vocabulary, "SEEDS_DIR", folder)

@@ -1,5 +1,6 @@
 """Bahasa Indonesia formatting, in one place: month names, dates, numbers, and the order of
-severities. The report's templates and charts, the e-mails and the checks' texts all use it.
+severities (read from the seed severities.csv, lapor.vocabulary). The report's templates and
+charts, the e-mails and the checks' texts all use it.
 
 Numbers: 1.234 for whole numbers, 1.234,5 otherwise (half up), "–" for no value.
 """
@@ -8,16 +9,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from lapor import vocabulary
+
 MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
              "Oktober", "November", "Desember"]
 MONTHS_SHORT_ID = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
 EMPTY = "–"
 
-# Most severe first: the digest, the agency e-mails, the report and the SQL that orders findings.
-SEVERITY_RANK = {"error": 0, "high": 1, "medium": 2, "low": 3}
-
 __all__ = ["angka", "persen", "selisih", "tanggal", "tanggal_singkat", "bulan", "bulan_singkat", "month_label",
-           "severity_rank", "EMPTY", "MONTHS_ID", "SEVERITY_RANK"]
+           "severity_rank", "EMPTY", "MONTHS_ID"]
 
 
 def tanggal(value) -> str:
@@ -28,8 +28,9 @@ def tanggal(value) -> str:
 
 
 def severity_rank(severity: str | None) -> int:
-    """0 for the most severe; an unknown severity sorts last."""
-    return SEVERITY_RANK.get(severity or "", len(SEVERITY_RANK))
+    """0 for the most severe; an unknown severity sorts last. The order is the seed's
+    (severities.csv, `position`): the digest, the agency e-mails and the report sort by it."""
+    return vocabulary.severity_rank(severity)
 
 
 def angka(value, digits: int | None = None) -> str:

@@ -21,7 +21,7 @@ STATUSES_FILE = "complaint_statuses.csv"
 STATUS_ALIASES_FILE = "complaint_status_aliases.csv"
 CLASSIFICATIONS_FILE = "classifications.csv"
 CHECKS_FILE = "coordinator_checks.csv"
-SEVERITIES = ("high", "medium", "low")
+SEVERITIES_FILE = "severities.csv"
 
 
 class VocabularyError(ValueError):
@@ -108,6 +108,12 @@ def _bool(value: str, where: str) -> bool:
     return value.lower() == "true"
 
 
+def _flag(value: str, where: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise VocabularyError(f"{where}: must be true or false, not {value!r}")
+    return value.lower() == "true"
+
+
 @lru_cache(maxsize=8)
 def load(folder: Path) -> Vocabulary:
     """The vocabulary in the seeds of `folder`."""
@@ -146,8 +152,53 @@ def reload() -> Vocabulary:
     global _current
     load.cache_clear()
     _load_checks.cache_clear()
+    _load_severities.cache_clear()
     _current = None
     return current()
+
+
+# The severities of the checks' findings ---------------------------------------------------------
+@dataclass(frozen=True)
+class Severity:
+    """A severity as `severities.csv` defines it: fct_check_results, the e-mails, the report
+    and the order of findings (lapor.formatting.severity_rank) all read this row."""
+    code: str
+    position: int             # most severe first
+    label: str                # its name in Bahasa Indonesia
+    is_check_severity: bool   # a check may have it (error: the check could not run)
+
+
+@lru_cache(maxsize=8)
+def _load_severities(folder: Path) -> tuple[Severity, ...]:
+    severities = tuple(sorted(
+        (Severity(r["severity"], int(r["position"]), r["label_id"],
+                  _flag(r["is_check_severity"], f"{SEVERITIES_FILE}, {r['severity']}, is_check_severity"))
+         for r in _rows(folder, SEVERITIES_FILE)), key=lambda s: (s.position, s.code)))
+    codes = [s.code for s in severities]
+    if len(set(codes)) != len(codes):
+        raise VocabularyError(f"{SEVERITIES_FILE}: a severity appears twice")
+    return severities
+
+
+def severities() -> tuple[Severity, ...]:
+    """The severities in the seed under SEEDS_DIR, most severe first."""
+    return _load_severities(Path(SEEDS_DIR))
+
+
+def check_severities() -> tuple[str, ...]:
+    """The severities a check may have (coordinator_checks.csv), most severe first."""
+    return tuple(s.code for s in severities() if s.is_check_severity)
+
+
+def severity_label(code: str) -> str:
+    """A severity's name in Bahasa Indonesia (the code itself for one the seed does not know)."""
+    return next((s.label for s in severities() if s.code == code), code)
+
+
+def severity_rank(code: str | None) -> int:
+    """0 for the most severe; an unknown severity sorts last."""
+    ranked = severities()
+    return next((i for i, s in enumerate(ranked) if s.code == code), len(ranked))
 
 
 # The coordinator's checks -------------------------------------------------------------------
@@ -157,7 +208,7 @@ class Check:
     the GX suite, the e-mails, fct_check_results and fct_findings all read this row."""
     name: str
     position: int      # the order the digest shows them
-    severity: str      # high | medium | low
+    severity: str      # one of check_severities() (severities.csv): high | medium | low
     label: str         # its name in Bahasa Indonesia
     description: str
 
@@ -167,8 +218,9 @@ def _load_checks(folder: Path) -> tuple[Check, ...]:
     checks = []
     for r in _rows(folder, CHECKS_FILE):
         where = f"{CHECKS_FILE}, {r['check_name']}"
-        if r["severity"] not in SEVERITIES:
-            raise VocabularyError(f"{where}: severity must be one of {', '.join(SEVERITIES)}, not {r['severity']!r}")
+        if r["severity"] not in check_severities():
+            raise VocabularyError(f"{where}: severity must be one of {', '.join(check_severities())} "
+                                  f"({SEVERITIES_FILE}), not {r['severity']!r}")
         if not r["label_id"]:
             raise VocabularyError(f"{where}: label_id (its name in Bahasa Indonesia) is empty")
         checks.append(Check(r["check_name"], int(r["position"]), r["severity"], r["label_id"], r["description"]))

@@ -15,13 +15,7 @@ select
     r.agency_code,
     r.passed,
     r.severity,
-    case r.severity
-        when 'error' then 'galat pemeriksaan'
-        when 'high' then 'tinggi'
-        when 'medium' then 'sedang'
-        when 'low' then 'rendah'
-        else r.severity
-    end as severity_label,
+    {{ severity_label('r.severity') }} as severity_label,
     case
         when r.passed then null
         when r.severity = 'error' then 'Pemeriksaan tidak dapat dijalankan; lihat log malam itu.'

@@ -37,6 +37,8 @@ def _environment(kind: str = "html") -> Environment:
     env.filters["angka"] = angka
     # a check's Bahasa name, read from the seed at each call (lapor.vocabulary, coordinator_checks.csv)
     env.globals["check_label"] = vocabulary.check_label
+    # a severity's Bahasa name, likewise (severities.csv)
+    env.globals["severity_label"] = vocabulary.severity_label
     return env
 
 

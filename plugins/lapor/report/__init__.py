@@ -50,7 +50,8 @@ def _environment() -> Environment:
                        age_row=lambda agency: (agency.code, agency.name, agency.ages))
     env.globals.update(geom=charts, OKABE_ITO=charts.OKABE_ITO, AGE_BUCKETS=charts.AGE_BUCKETS,
                        national_rate=NATIONAL_COMPLETION_RATE_2020,
-                       check_label=vocabulary.check_label)  # _labels.j2's check names (coordinator_checks.csv)
+                       check_label=vocabulary.check_label,  # _labels.j2's check names (coordinator_checks.csv)
+                       severity_label=vocabulary.severity_label)  # ... and severity names (severities.csv)
     return env
 
 
