@@ -24,6 +24,14 @@ def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:
     return out
 
 
+def _shorten(details: str, width: int = 140) -> str:
+    """A finding's details on one summary line: cut at a word, marked with an ellipsis."""
+    details = " ".join(details.split())
+    if len(details) <= width:
+        return details
+    return details[:width - 1].rsplit(" ", 1)[0] + " …"
+
+
 def summary_text(settings: Settings, days: list[date]) -> str:
     from lapor.quality.checks import data_docs_index
     from lapor.report import report_path
@@ -48,7 +56,7 @@ def summary_text(settings: Settings, days: list[date]) -> str:
                 agencies = flagged[check]
                 lines.append(f"  {check}: {len(agencies)} agenc{'y' if len(agencies) == 1 else 'ies'}")
                 for code, name, details in agencies[:5]:
-                    lines.append(f"    - {name} ({code}): {details[:140]}")
+                    lines.append(f"    - {name} ({code}): {_shorten(details)}")
                 if len(agencies) > 5:
                     lines.append(f"    … and {len(agencies) - 5} more (see the digest e-mail or the report)")
         backlog = conn.execute(
