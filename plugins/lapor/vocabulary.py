@@ -202,6 +202,12 @@ def severity_rank(code: str | None) -> int:
 
 
 # The coordinator's checks -------------------------------------------------------------------
+# In a check's subject: one finding per month of its facts' months (the month as YYYY-MM), and
+# in its subject_label that month's label ("Laporan April 2021").
+SUBJECT_MONTH = "{month}"
+SUBJECT_MONTH_LABEL = "{month_label}"
+
+
 @dataclass(frozen=True)
 class Check:
     """One of the coordinator's checks (docs/checks.md), as `coordinator_checks.csv` defines it:
@@ -211,6 +217,8 @@ class Check:
     severity: str      # one of check_severities() (severities.csv): high | medium | low
     label: str         # its name in Bahasa Indonesia
     description: str
+    subject: str = ""        # what its findings are about (quality.findings); "" for none of its own
+    subject_label: str = ""  # ... in Bahasa Indonesia; both may hold SUBJECT_MONTH / SUBJECT_MONTH_LABEL
 
 
 @lru_cache(maxsize=8)
@@ -223,7 +231,14 @@ def _load_checks(folder: Path) -> tuple[Check, ...]:
                                   f"({SEVERITIES_FILE}), not {r['severity']!r}")
         if not r["label_id"]:
             raise VocabularyError(f"{where}: label_id (its name in Bahasa Indonesia) is empty")
-        checks.append(Check(r["check_name"], int(r["position"]), r["severity"], r["label_id"], r["description"]))
+        subject, subject_label = r.get("subject", ""), r.get("subject_label", "")
+        if bool(subject) != bool(subject_label):
+            raise VocabularyError(f"{where}: subject and subject_label go together (both or neither)")
+        if (SUBJECT_MONTH in subject) != (SUBJECT_MONTH_LABEL in subject_label):
+            raise VocabularyError(f"{where}: a subject per month has {SUBJECT_MONTH} in subject and "
+                                  f"{SUBJECT_MONTH_LABEL} in subject_label")
+        checks.append(Check(r["check_name"], int(r["position"]), r["severity"], r["label_id"], r["description"],
+                            subject, subject_label))
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise VocabularyError(f"{CHECKS_FILE}: a check name appears twice")
@@ -238,3 +253,31 @@ def checks() -> tuple[Check, ...]:
 def check_label(name: str) -> str:
     """A check's name in Bahasa Indonesia (the name itself for a check the seed does not know)."""
     return next((c.label for c in checks() if c.name == name), name)
+
+
+def _check(name: str) -> Check | None:
+    return next((c for c in checks() if c.name == name), None)
+
+
+def finding_subject(check_name: str, month: str | None = None) -> str | None:
+    """The subject of a finding of `check_name` (about `month`, YYYY-MM, for a check with one
+    finding per month), as the view quality.findings writes it; None for a check with no
+    subject of its own."""
+    check = _check(check_name)
+    if check is None or not check.subject:
+        return None
+    if SUBJECT_MONTH in check.subject:
+        return None if month is None else check.subject.replace(SUBJECT_MONTH, month)
+    return check.subject
+
+
+def subject_month(check_name: str, subject: str) -> str | None:
+    """The month (YYYY-MM) a finding of `check_name` with `subject` is about; None when its
+    check has no finding per month (or the subject is not one of its)."""
+    check = _check(check_name)
+    if check is None or SUBJECT_MONTH not in check.subject:
+        return None
+    head, _, tail = check.subject.partition(SUBJECT_MONTH)
+    if not (subject.startswith(head) and subject.endswith(tail)) or len(subject) < len(head) + len(tail):
+        return None
+    return subject[len(head):len(subject) - len(tail)]

@@ -433,6 +433,31 @@ def redact(url: str) -> str:
     return url
 
 
+CHECK_SUBJECTS_MARK = "/*check_subjects*/"
+
+
+def _sql_text(value: str) -> str:
+    """A text constant (standard_conforming_strings, on since PostgreSQL 9.1)."""
+    if "\x00" in value:
+        raise ValueError(f"a NUL character in {value!r}")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def schema_sql() -> str:
+    """schema.sql with the checks' finding subjects of the seed coordinator_checks.csv
+    (lapor.vocabulary.checks(): check_name, subject, subject_label) written into the view
+    quality.findings, where it says /*check_subjects*/: the seed is their one home."""
+    from lapor import vocabulary
+
+    rows = [(c.name, c.subject, c.subject_label) for c in vocabulary.checks() if c.subject]
+    values = ("values " + ",\n           ".join("(" + ", ".join(map(_sql_text, row)) + ")" for row in rows)
+              if rows else "select null::text, null::text, null::text where false")
+    text = SCHEMA_SQL.read_text()
+    if text.count(CHECK_SUBJECTS_MARK) != 1:
+        raise RuntimeError(f"{SCHEMA_SQL}: expected {CHECK_SUBJECTS_MARK} once, in the view quality.findings")
+    return text.replace(CHECK_SUBJECTS_MARK, values)
+
+
 def ensure_schema(url: str, settings: Settings) -> None:
     """Create the landing, raw, reference and quality tables and the read-only BI role.
 
@@ -444,7 +469,7 @@ def ensure_schema(url: str, settings: Settings) -> None:
     with connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(727001)")
         try:
-            conn.execute(SCHEMA_SQL.read_text())
+            conn.execute(schema_sql())
             if settings.warehouse_url:
                 _ensure_bi_role(conn, bi_password(settings), settings.bi_statement_timeout)
             _grant_bi_reader(conn)

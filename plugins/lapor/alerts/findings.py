@@ -23,6 +23,7 @@ from datetime import date
 
 import psycopg
 
+from lapor import vocabulary
 from lapor.settings import Settings
 
 WEEKLY_CHECKS = frozenset({"followup_overdue"})
@@ -89,9 +90,15 @@ def working_day_index(conn: psycopg.Connection, settings: Settings, days: set[da
 def _subject_facts(check_name: str, subject: str, facts: dict) -> dict:
     """The facts of one subject: a missing-report finding is about one month."""
     facts = dict(facts or {})
-    if check_name == "followup_report_missing" and subject.startswith("report:"):
-        facts["months"] = [m for m in facts.get("months", []) if str(m.get("period", ""))[:7] == subject[7:]]
+    month = vocabulary.subject_month(check_name, subject)  # the subjects: coordinator_checks.csv
+    if month is not None:
+        facts["months"] = [m for m in facts.get("months", []) if str(m.get("period", ""))[:7] == month]
     return facts
+
+
+def _missing_report_subject(month: dict) -> str | None:
+    """The subject of the followup_report_missing finding about the month of a late report."""
+    return vocabulary.finding_subject("followup_report_missing", str(month.get("period", ""))[:7])
 
 
 def findings_around(conn: psycopg.Connection, settings: Settings, day: date) -> list[LiveFinding]:
@@ -112,7 +119,7 @@ def findings_around(conn: psycopg.Connection, settings: Settings, day: date) -> 
             """select agency_code, facts from quality.check_results
                where run_date = %s and check_name = 'followup_report_late' and not passed""", (day,)):
         for month in (facts or {}).get("months", []):
-            late[(code, "report:" + str(month.get("period", ""))[:7])] = month
+            late[(code, _missing_report_subject(month))] = month
     for f in found:
         if f.resolved_on == day:
             f.resolution = late.get((f.agency_code, f.subject), {})
@@ -130,7 +137,7 @@ def late_without_finding(conn: psycopg.Connection, day: date, found: list[LiveFi
                where r.run_date = %s and r.check_name = 'followup_report_late' and not r.passed
                order by r.agency_code""", (day,)):
         for month in (facts or {}).get("months", []):
-            if (code, "report:" + str(month.get("period", ""))[:7]) not in ended:
+            if (code, _missing_report_subject(month)) not in ended:
                 out.append({"agency_code": code, "agency_name": name, "check_name": "followup_report_missing",
                             "facts": {"months": [month]}, "resolution": month, "details": ""})
     return out

@@ -366,22 +366,19 @@ create table if not exists quality.finding_notices (
 -- that check. Derived from quality.check_results alone, so re-running a date changes nothing
 -- twice: the run dates of a check are the dates it ran (an `error` row is no run); for the two
 -- export checks a weekend or holiday run that flags nothing is no run either (no export is
--- due). The subject is what the finding is about:
---   followup_report_missing  report:YYYY-MM  one month's follow-up report (a new month, a new finding)
---   followup_overdue         overdue         the agency's complaints past the follow-up limit
---   export_missing           export          the agency's daily export stream
---   export_unreadable        export          the same stream, delivered but rejected
---   followup_unreadable      followup-file   the follow-up report files rejected that day
---   sk_missing               sk              the agency's SK naming its complaint managers
---   ingest_failed            ingest          loading the agency's files
---   volume_anomaly           volume          the agency's number of new complaints
---   stale_export             export-content  what its daily exports hold (arriving unchanged)
---   any other check          check           the check as a whole
+-- due). The subject is what the finding is about: the columns `subject` and `subject_label` of
+-- dbt_project/seeds/coordinator_checks.csv (docs/checks.md, "The life of a finding"), written
+-- into `check_subjects` below by lapor.warehouse.ensure_schema (lapor.vocabulary.checks()); a
+-- subject with {month} is one finding per month of the facts' months (`report:2021-04`,
+-- `Laporan April 2021`); a check with no subject of its own in the seed has the subject `check`.
 -- followup_report_late is no finding of its own: it is how a followup_report_missing finding
 -- ends (its facts say when the report came and how late). A finding resolves on the next run of
 -- its check that does not flag its subject; flagged again later, it is a new finding.
 create or replace view quality.findings as
 with
+check_subjects (check_name, subject, subject_label) as (
+    /*check_subjects*/
+),
 runs as (
     select r.check_name, r.run_date,
            row_number() over (partition by r.check_name order by r.run_date) as run_no
@@ -399,27 +396,18 @@ flagged as (
     from quality.check_results r
     join runs n on n.check_name = r.check_name and n.run_date = r.run_date
     cross join lateral (
-        select 'report:' || left(m ->> 'period', 7) as subject, 'Laporan ' || (m ->> 'label') as subject_label
-        from jsonb_array_elements(coalesce(r.facts -> 'months', '[]'::jsonb)) m
-        where r.check_name = 'followup_report_missing'
+        select replace(v.subject, '{month}', left(m ->> 'period', 7)) as subject,
+               replace(v.subject_label, '{month_label}', m ->> 'label') as subject_label
+        from check_subjects v
+        cross join lateral jsonb_array_elements(coalesce(r.facts -> 'months', '[]'::jsonb)) m
+        where v.check_name = r.check_name and strpos(v.subject, '{month}') > 0
         union all
         select v.subject, v.subject_label
-        from (values
-            ('followup_overdue', 'overdue', 'Pengaduan melewati batas tindak lanjut'),
-            ('export_missing', 'export', 'Ekspor harian'),
-            ('export_unreadable', 'export', 'Ekspor harian'),
-            ('followup_unreadable', 'followup-file', 'Berkas laporan hasil tindak lanjut'),
-            ('sk_missing', 'sk', 'SK pengelola pengaduan'),
-            ('ingest_failed', 'ingest', 'Pemuatan berkas instansi'),
-            ('volume_anomaly', 'volume', 'Jumlah laporan baru'),
-            ('stale_export', 'export-content', 'Isi ekspor harian')
-        ) v (check_name, subject, subject_label)
-        where v.check_name = r.check_name
+        from check_subjects v
+        where v.check_name = r.check_name and strpos(v.subject, '{month}') = 0
         union all
         select 'check', r.check_name
-        where r.check_name not in ('followup_report_missing', 'followup_overdue', 'export_missing',
-                                   'export_unreadable', 'followup_unreadable', 'sk_missing', 'ingest_failed',
-                                   'volume_anomaly', 'stale_export')
+        where not exists (select from check_subjects v where v.check_name = r.check_name)
     ) s
     where not r.passed
 ),
