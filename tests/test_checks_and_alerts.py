@@ -187,6 +187,61 @@ def test_validation_results_are_published_as_data_docs(crafted):
     assert any("coordinator_checks" in p.read_text(errors="replace") for p in validations)
 
 
+def test_checks_fast_path_equals_slow_path(crafted, tmp_path):
+    """The checks stage as the pipeline runs it (lapor.quality.gx_night: one GX context for
+    both checkpoints, the Data Docs built once after them, altair and scipy.stats left
+    unimported) records the same rows as GX's usual way (a context per checkpoint, an
+    UpdateDataDocsAction in each), and either way the site links every validation of the run."""
+    import pickle
+    import subprocess
+    import sys
+    from urllib.parse import quote
+
+    from lapor.quality import checks, suites
+    from lapor.quality.checks import data_docs_index
+    from lapor.quality.gx_night import Night
+
+    settings, url, _ = crafted
+    index = data_docs_index(settings)
+    pages = index.parent / "validations"
+
+    def rows():
+        with psycopg.connect(url) as conn:
+            return (conn.execute("select check_name, agency_code, passed, severity, details, facts::text "
+                                 "from quality.check_results where run_date = %s order by 1, 2", (D,)).fetchall(),
+                    conn.execute("select suite, expectation, target, success, result::text from quality.suite_results "
+                                 "where run_date = %s order by 1, 2, 3, 5", (D,)).fetchall())
+
+    def published(before: set):
+        """The validation pages the run added, one per suite, each linked from the index."""
+        new = {p.relative_to(index.parent) for p in pages.rglob("*.html")} - before
+        assert sorted(p.parts[1] for p in new) == sorted(["coordinator_checks", *suites.SUITES])
+        text = index.read_text()
+        assert all(quote(p.as_posix()) in text for p in new), "a validation of the run missing from the index"
+        return new | before
+
+    seen = {p.relative_to(index.parent) for p in pages.rglob("*.html")}
+    checks.run_checks(url, settings, D, Night(settings, docs_each_checkpoint=True))
+    suites.run_suites(url, settings, D, Night(settings, docs_each_checkpoint=True))
+    slow = rows()
+    seen = published(seen)
+    assert slow[0] and slow[1] and not all(r[2] for r in slow[0])
+
+    with psycopg.connect(url) as conn:
+        conn.execute("delete from quality.check_results where run_date = %s", (D,))
+        conn.execute("delete from quality.suite_results where run_date = %s", (D,))
+    (tmp_path / "settings.pickle").write_bytes(pickle.dumps(settings))
+    script = ("import pickle, sys, json; from datetime import date; from lapor import pipeline\n"
+              f"pipeline.check(date.fromisoformat({D.isoformat()!r}), pickle.loads(open(sys.argv[1], 'rb').read()))\n"
+              "print(json.dumps([m for m in ('altair.vegalite', 'scipy.stats._stats_py') if m in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "settings.pickle")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]", "altair or scipy.stats imported by the checks stage"
+    assert rows() == slow
+    published(seen)
+
+
 def test_warehouse_suites_pass_on_clean_marts_and_a_broken_mart_reaches_the_digest(crafted):
     from lapor import pipeline
 

@@ -301,6 +301,7 @@ def check(run_date: str | date, settings: Settings | None = None) -> dict:
     """The coordinator's checks and the warehouse suites for D; skipped (StepSkipped) when D's
     marts are incomplete: figures of a half-built warehouse are not findings."""
     from lapor.quality.checks import run_checks
+    from lapor.quality.gx_night import Night
     from lapor.quality.suites import run_suites
     from lapor.warehouse import warehouse_url
 
@@ -311,8 +312,13 @@ def check(run_date: str | date, settings: Settings | None = None) -> dict:
     if incomplete is not None:
         raise StepSkipped(f"the marts of {day} are incomplete ({incomplete.step} did not finish): "
                           "no checks run; the coordinator gets the run-incomplete notice")
-    outcome = run_checks(url, settings, day)
-    outcome["suites"] = run_suites(url, settings, day)
+    # One GX context for both checkpoints; the Data Docs built once, for the night's results
+    # (lapor.quality.gx_night). The rows are written before: a site that cannot be built
+    # fails the step, it does not change what the checks found.
+    night = Night(settings)
+    outcome = run_checks(url, settings, day, night)
+    outcome["suites"] = run_suites(url, settings, day, night)
+    night.publish()
     return outcome
 
 

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 
 from lapor import vocabulary
 from lapor.formatting import month_label
+from lapor.quality.gx_night import Night, import_gx
 from lapor.settings import EXPECTATIONS_DIR, Settings
 
 if TYPE_CHECKING:
@@ -269,21 +270,18 @@ def load_suite() -> list[dict]:
             for check in vocabulary.checks()]
 
 
-def _validate(settings: Settings, day: date, expectations: list[dict], table: "pd.DataFrame") -> dict[str, set[str]]:
+def _validate(night: "Night", day: date, expectations: list[dict], table: "pd.DataFrame") -> dict[str, set[str]]:
     """Validate the per-agency table with the suite through a GX checkpoint whose results are
-    kept under `LAPOR_HOME/gx` and published in the Data Docs site there.
+    kept under `LAPOR_HOME/gx` and published in the Data Docs site there (by `night.publish`,
+    once a night: lapor.quality.gx_night).
 
     Returns, per check, the agencies GX found unexpected (flagged)."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
+    gx = import_gx()
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    settings.home.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(settings.home))
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context = night.context
     source = context.data_sources.add_or_update_pandas("coordinator")
     asset = next((a for a in source.assets if a.name == "agencies_per_run"), None) \
         or source.add_dataframe_asset("agencies_per_run")
@@ -297,11 +295,10 @@ def _validate(settings: Settings, day: date, expectations: list[dict], table: "p
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name="coordinator_checks", data=batch, suite=suite))
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name="lapor_nightly", validation_definitions=[definition],
-        actions=[UpdateDataDocsAction(name="update_data_docs")],
+        name="lapor_nightly", validation_definitions=[definition], actions=night.actions(),
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["agency_code"]}))
-    result = checkpoint.run(batch_parameters={"dataframe": table},
-                            run_id=RunIdentifier(run_name=f"lapor_nightly {day.isoformat()}"))
+    result = night.run(checkpoint, batch_parameters={"dataframe": table},
+                       run_id=RunIdentifier(run_name=f"lapor_nightly {day.isoformat()}"))
     flagged: dict[str, set[str]] = {}
     for run in result.run_results.values():
         for outcome in run.results:
@@ -316,14 +313,17 @@ def data_docs_index(settings: Settings) -> Path:
     return settings.home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
-def run_checks(url: str, settings: Settings, day: date) -> dict:
-    """Run every check for day D and replace D's rows in `quality.check_results`."""
+def run_checks(url: str, settings: Settings, day: date, night: "Night | None" = None) -> dict:
+    """Run every check for day D and replace D's rows in `quality.check_results`. The GX
+    validation runs in `night` (lapor.quality.gx_night), whose `publish` the caller runs once
+    the night's checkpoints are done; without one, the Data Docs are built here."""
     from lapor.warehouse import connect
 
     import pandas as pd
 
     results: list[tuple] = []
     summary: dict[str, list[str]] = {}
+    validation = night or Night(settings)
     with connect(url) as conn:
         agencies = _agencies(conn)
         findings: dict[str, dict[str, Finding]] = {}
@@ -341,7 +341,7 @@ def run_checks(url: str, settings: Settings, day: date) -> dict:
         table = pd.DataFrame({"agency_code": agencies, **{
             e["meta"]["check_name"]: [a in findings[e["meta"]["check_name"]] for a in agencies] for e in ran}})
         try:
-            flagged = _validate(settings, day, ran, table) if ran else {}
+            flagged = _validate(validation, day, ran, table) if ran else {}
         except Exception as exc:
             log.exception("Great Expectations could not validate the checks")
             for e in ran:
@@ -369,4 +369,6 @@ def run_checks(url: str, settings: Settings, day: date) -> dict:
             ) as copy:
                 for row in results:
                     copy.write_row(row)
+    if night is None:
+        validation.publish()
     return {"run_date": day.isoformat(), "flagged": summary, "data_docs": str(data_docs_index(settings))}

@@ -15,6 +15,7 @@ from datetime import date
 from psycopg.types.json import Jsonb
 
 from lapor import vocabulary
+from lapor.quality.gx_night import Night, import_gx
 from lapor.settings import EXPECTATIONS_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -68,24 +69,23 @@ def _asset(source, name: str, meta: dict):
     return source.add_query_asset(name, query=meta["query"])
 
 
-def run_suites(url: str, settings: Settings, day: date) -> dict:
-    """Validate every suite for day D; replace D's rows in `quality.suite_results`."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
+def run_suites(url: str, settings: Settings, day: date, night: Night | None = None) -> dict:
+    """Validate every suite for day D; replace D's rows in `quality.suite_results`. The
+    checkpoint runs in `night` (lapor.quality.gx_night), whose `publish` the caller runs once
+    the night's checkpoints are done; without one, the Data Docs are built here."""
     from lapor.warehouse import connect, mask
 
     with connect(url) as conn:
         agencies = conn.execute("select count(*) from ref.agencies").fetchone()[0]
     rows: list[tuple] = []
+    validation = night or Night(settings)
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(settings.home))
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        gx = import_gx()
+        from great_expectations.core.expectation_suite import ExpectationSuite
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+        context = validation.context
         # GX keeps its datasources in LAPOR_HOME/gx/great_expectations.yml: it gets the name of a
         # config variable, resolved from this process's environment, never the URL itself.
         os.environ[GX_URL_VARIABLE] = url.replace("postgresql://", "postgresql+psycopg2://", 1)
@@ -105,8 +105,8 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
                 gx.ValidationDefinition(name=name, data=batch, suite=suite)))
         checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
             name="warehouse_suites", validation_definitions=definitions,
-            actions=[UpdateDataDocsAction(name="update_data_docs")], result_format={"result_format": "SUMMARY"}))
-        result = checkpoint.run(run_id=RunIdentifier(run_name=f"lapor_nightly {day.isoformat()}"))
+            actions=validation.actions(), result_format={"result_format": "SUMMARY"}))
+        result = validation.run(checkpoint, run_id=RunIdentifier(run_name=f"lapor_nightly {day.isoformat()}"))
         for run in result.run_results.values():
             suite_name = run.suite_name
             for outcome in run.results:
@@ -128,5 +128,7 @@ def run_suites(url: str, settings: Settings, day: date) -> dict:
                                 "from stdin") as copy:
             for row in rows:
                 copy.write_row(row)
+    if night is None:
+        validation.publish()
     failed = [f"{r[1]}: {r[2]} ({r[3]})" for r in rows if not r[4]]
     return {"expectations": len(rows), "failed": failed}
