@@ -5,7 +5,7 @@ suites (lapor.quality.suites) through GX checkpoints whose results are kept unde
 `LAPOR_HOME/gx` and published in the Data Docs site there. Its cost did not depend on the
 data (issue 17; docs/benchmarks.md, "Fifth session"); per night it went to:
 
-- importing GX (about half): GX imports `altair` and `scipy.stats` at import time for one
+- importing GX (40% of the CPU): GX imports `altair` and `scipy.stats` at import time for one
   expectation (`expect_column_kl_divergence_to_be_less_than`) and two KS-test metrics that
   no suite here uses; `import_gx` defers those two modules until something uses them
   (about 1 s of CPU and 75 MB of memory a night);
