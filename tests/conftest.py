@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import shutil
 import socket
@@ -74,7 +75,7 @@ def warehouse(settings) -> str:
     return url
 
 
-def _drop_database(name: str) -> None:
+def _drop_database(home: Path, name: str) -> None:
     """Drop a test database on the session's server, as its superuser `lapor_admin`.
 
     `drop database ... with (force)` must end every session still in the database; the owner
@@ -84,8 +85,7 @@ def _drop_database(name: str) -> None:
 
     from lapor.warehouse import EmbeddedServer
 
-    assert _HOME is not None
-    server = EmbeddedServer(_HOME)
+    server = EmbeddedServer(home)  # the session's server (a test module importing conftest sees no _HOME)
     with server._admin_connection(server._credentials()) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
@@ -104,13 +104,13 @@ def _scratch_database(settings, warehouse: str, folder: Path):
     try:
         yield local, url, folder / "exports"
     finally:
-        _drop_database(name)
+        _drop_database(settings.home, name)
 
 
 @pytest.fixture(scope="session")
-def drop_database(warehouse):
+def drop_database(settings, warehouse):
     """`drop_database(name)`: drops a test database on the session's server, whoever is in it."""
-    return _drop_database
+    return functools.partial(_drop_database, settings.home)
 
 
 @pytest.fixture()
