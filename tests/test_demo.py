@@ -134,3 +134,11 @@ def test_the_summary_cuts_long_details_at_a_word(demo):
     summary, _, _ = demo
     line = next(x for x in summary.splitlines() if x.startswith("    - Kabupaten Sidoarjo (35.15): 0 new complaint"))
     assert line.endswith(" …") and len(line) < 200, line
+
+
+def test_the_summary_shows_no_password(demo):
+    """Both URLs in the summary are redacted; `lapor warehouse-url --bi` gives the reader's in full."""
+    summary, url, _ = demo
+    assert "BI tools connect to:  postgresql://bi_reader:***@127.0.0.1:" in summary, summary
+    assert "lapor warehouse-url --bi" in summary
+    assert not re.search(r"postgresql://\w+:(?!\*\*\*@)[^@\s]+@", summary), summary

@@ -74,7 +74,7 @@ def summary_text(settings: Settings, days: list[date]) -> str:
         "",
         "Where the results are:",
         f"  marts (PostgreSQL):   {redact(url)}  (schema marts)",
-        f"  BI tools connect to:  {bi_reader_url(settings)}",
+        f"  BI tools connect to:  {redact(bi_reader_url(settings))}  (with its password: lapor warehouse-url --bi)",
         f"  report:               {report_path(settings, last)}",
         f"  alert e-mails:        {settings.smtp_url or settings.outbox_dir}"
         + (f"  ({', '.join(f'{n} via {t}' for t, n in sent)} in total)" if sent else ""),
