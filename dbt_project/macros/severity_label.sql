@@ -7,3 +7,13 @@
         {{ column }}
     )
 {%- endmacro %}
+
+{#- A severity's place in the order findings are shown (the position of its row in
+    seeds/severities.csv: error first, then high, medium, low, as the e-mails sort them); after
+    every known one for a severity the seed does not know. -#}
+{% macro severity_order(column) -%}
+    coalesce(
+        (select s.position from {{ ref('severities') }} s where s.severity = {{ column }}),
+        (select max(s.position) + 1 from {{ ref('severities') }} s)
+    )
+{%- endmacro %}

@@ -16,6 +16,7 @@ select
     r.passed,
     r.severity,
     {{ severity_label('r.severity') }} as severity_label,
+    {{ severity_order('r.severity') }}::integer as severity_order,
     case
         when r.passed then null
         when r.severity = 'error' then 'Pemeriksaan tidak dapat dijalankan; lihat log malam itu.'
