@@ -224,7 +224,10 @@ def _step(name: str, **kwargs):
     on_failure_callback=failure_notice,
 )
 def lapor_nightly():
-    @task
+    # Every task returns its result as ONE XCom (`multiple_outputs=False`): a task annotated
+    # `-> dict` would otherwise also push each key as an XCom of its own, one request to the
+    # execution API each (five or more per agency and night) that nothing reads.
+    @task(multiple_outputs=False)
     def prepare() -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -246,7 +249,8 @@ def lapor_nightly():
     # The pool `lapor_sources` bounds how many agencies are fetched and loaded at once across
     # every run and worker (set at every `lapor run`, and by the compose init service; size
     # LAPOR_SOURCES_POOL_SLOTS).
-    @task(pool=SOURCES_POOL, max_active_tis_per_dag=DEFAULT_POOL_SLOTS, retries=2, retry_delay=timedelta(seconds=30))
+    @task(pool=SOURCES_POOL, max_active_tis_per_dag=DEFAULT_POOL_SLOTS, retries=2, retry_delay=timedelta(seconds=30),
+          multiple_outputs=False)
     def ingest_agency(agency_code: str) -> dict:
         from lapor import pipeline
 
@@ -257,15 +261,15 @@ def lapor_nightly():
     # cover the other 37. They read `quality.run_status` for whether D's marts are complete:
     # if transform (or prepare) did not finish, check is skipped, alert sends only the
     # coordinator's "run incomplete" notice and report marks D's report incomplete.
-    @task(trigger_rule="all_done", retries=1)
+    @task(trigger_rule="all_done", retries=1, multiple_outputs=False)
     def transform() -> dict:
         return _step("transform")
 
-    @task(trigger_rule="all_done", retries=1)
+    @task(trigger_rule="all_done", retries=1, multiple_outputs=False)
     def check() -> dict:
         return _step("check")
 
-    @task(trigger_rule="all_done", retries=2)
+    @task(trigger_rule="all_done", retries=2, multiple_outputs=False)
     def alert() -> dict:
         return _step("alert", smtp_url=_smtp_url_from_connection())
 

@@ -41,6 +41,9 @@ def test_nightly_dag_shape():
     assert tasks["transform"].trigger_rule == "all_done"
     assert tasks["check"].trigger_rule == "all_done"
     assert tasks["alert"].trigger_rule == "all_done"
+    # each task's result is one XCom: a `-> dict` task would also push each key as its own XCom,
+    # one execution-API request each, per agency and night (tests/test_seed_scenario.py counts them)
+    assert [t.task_id for t in dag.tasks if getattr(t, "multiple_outputs", False)] == []
 
 
 def _nightly_module():

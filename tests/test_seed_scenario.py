@@ -164,6 +164,28 @@ def test_bi_reader_reads_marts_and_nothing_else(seed_run, settings):
                 conn.execute(f"select 1 from {table} limit 1")
 
 
+def test_each_task_of_the_night_pushed_one_xcom(seed_run):
+    """The night's results travel as one XCom per task instance (`return_value`), not one per
+    key of a returned dict as well: each XCom is a request to Airflow's execution API, and with
+    38 agencies the extra keys were half of a night's requests."""
+    from sqlalchemy import func, select
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from lapor.settings import DAG_ID
+
+    with create_session() as session:
+        run_id = session.scalar(select(XComModel.run_id).where(XComModel.dag_id == DAG_ID)
+                                .order_by(XComModel.timestamp.desc()).limit(1))
+        rows = session.execute(select(XComModel.task_id, XComModel.key, func.count())
+                               .where(XComModel.dag_id == DAG_ID, XComModel.run_id == run_id)
+                               .group_by(XComModel.task_id, XComModel.key)).all()
+    pushed = {(task, key): count for task, key, count in rows}
+    assert {key for _, key in pushed} == {"return_value"}, sorted(pushed)
+    assert pushed[("ingest_agency", "return_value")] == 38
+    assert {task for task, _ in pushed} >= {"prepare", "agencies", "transform", "check", "alert", "report"}
+
+
 def test_report_written(seed_run):
     path = seed_run["settings"].reports_dir / f"laporan-{SEED_DATE}.html"
     html = path.read_text()
