@@ -83,15 +83,67 @@ def run_dbt(args: list[str], url: str, settings: Settings, extra_vars: dict | No
 
 
 PRODUCTION = ["--exclude-resource-type", "unit_test"]
+# A night whose seeds are loaded already: every model, every source's and model's data test
+# (a test between a model and a seed included: eager indirect selection takes a test when any
+# of its parents is selected), the exposures; not the seeds, nor the tests on seeds alone.
+WITHOUT_SEEDS = ["--select", "resource_type:model", "resource_type:source", "resource_type:exposure"]
+
+
+def seeds_fingerprint() -> str:
+    """What the seed tables are loaded from, hashed: every file of the project's seeds/ (the
+    CSVs and their yml), dbt_project.yml (the seeds' schema and column types) and dbt's version."""
+    import hashlib
+
+    from dbt.version import __version__ as dbt_version
+
+    digest = hashlib.sha256(f"dbt {dbt_version}\n".encode())
+    files = sorted(p for p in (DBT_PROJECT_DIR / "seeds").rglob("*") if p.is_file())
+    for path in [DBT_PROJECT_DIR / "dbt_project.yml", *files]:
+        relative = path.relative_to(DBT_PROJECT_DIR).as_posix()
+        digest.update(relative.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def seeds_current(url: str, fingerprint: str) -> bool:
+    """The seeds in the warehouse are those of the files: the last nightly build that loaded
+    them recorded this fingerprint (quality.seeds_loaded), and every seed's table exists."""
+    from lapor.warehouse import connect
+
+    names = sorted(p.stem for p in (DBT_PROJECT_DIR / "seeds").glob("*.csv"))
+    with connect(url) as conn:
+        if conn.execute("select to_regclass('quality.seeds_loaded')").fetchone()[0] is None:
+            return False
+        stored = [r[0] for r in conn.execute("select fingerprint from quality.seeds_loaded")]
+        present = {r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'ref'"
+            " and table_name = any(%s)", (names,))}
+    return stored == [fingerprint] and present == set(names)
+
+
+def _record_seeds(url: str, fingerprint: str) -> None:
+    from lapor.warehouse import connect
+
+    with connect(url) as conn, conn.transaction():
+        if conn.execute("select to_regclass('quality.seeds_loaded')").fetchone()[0] is None:
+            return  # a warehouse without lapor's schema (dbt run on its own): loaded every night
+        conn.execute("delete from quality.seeds_loaded")
+        conn.execute("insert into quality.seeds_loaded (fingerprint) values (%s)", (fingerprint,))
 
 
 def build(url: str, settings: Settings, unit_tests: bool = True) -> DbtResult:
     """`dbt build`: every model, seed and data test, and the unit tests unless `unit_tests` is
     false (the nightly run: they check the models' code, which a night does not change; `make
-    test` runs them). Raises when something failed."""
-    result = run_dbt(["build"] + ([] if unit_tests else PRODUCTION), url, settings)
+    test` runs them). The nightly build leaves out the seeds and the tests on seeds alone when
+    the seed files are those it last loaded (`seeds_current`; a seed's tests on models still
+    run). Raises when something failed."""
+    args = ["build"] + ([] if unit_tests else PRODUCTION)
+    fingerprint = None if unit_tests else seeds_fingerprint()
+    skip_seeds = fingerprint is not None and seeds_current(url, fingerprint)
+    result = run_dbt(args + (WITHOUT_SEEDS if skip_seeds else []), url, settings)
     if not result.success:
         raise TransformError("dbt build failed:\n" + "\n".join(result.failures))
+    if fingerprint is not None and not skip_seeds:
+        _record_seeds(url, fingerprint)
     return result
 
 

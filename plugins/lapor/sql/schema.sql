@@ -342,6 +342,16 @@ create table if not exists quality.run_status (
     error             text
 );
 
+-- The seeds (dbt_project/seeds/: the vocabulary, the checks, the severities) as the last nightly
+-- build that loaded them had them: lapor.transform.seeds_fingerprint() of the files, one row.
+-- A night whose fingerprint equals it and finds every seed table leaves the seeds and their
+-- own tests out of `dbt build` (the files did not change, so neither would the tables); a
+-- changed file, a missing seed table or an empty table here loads them all again.
+create table if not exists quality.seeds_loaded (
+    fingerprint  text not null,
+    loaded_at    timestamptz not null default now()
+);
+
 -- Findings with a life (docs/checks.md, "The life of a finding") ---------------------------
 -- The agency head's address (registry column head_email, optional): in copy of an escalation.
 alter table ref.agencies add column if not exists head_email text;
