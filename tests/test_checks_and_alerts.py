@@ -265,10 +265,12 @@ def test_warehouse_suites_pass_on_clean_marts_and_a_broken_mart_reaches_the_dige
     assert "marts_agency_scorecard" in body(digest)
 
 
-def test_whole_table_suites_validate_every_row_of_the_mart(crafted):
-    """marts_complaints and marts_resolution_monthly are table assets (GX reflects their columns
-    instead of fetching the whole query result to learn them): every row is still validated, and a
-    negative duration anywhere in fct_complaints fails the suite."""
+def test_marts_complaints_validates_what_the_night_rebuilt(crafted):
+    """marts_resolution_monthly is a table asset (GX reflects its columns instead of fetching a
+    query's whole result to learn them) and validates every row. marts_complaints validates the
+    view intermediate.int_complaints__rebuilt: the complaints the night's build rebuilt, as the
+    scoped dbt tests do. After a full rebuild that is every complaint, and a negative duration
+    fails the suite; a night that rebuilt nothing validates nothing, not 10 million rows."""
     import json
 
     from lapor import pipeline
@@ -276,19 +278,25 @@ def test_whole_table_suites_validate_every_row_of_the_mart(crafted):
     from lapor.settings import EXPECTATIONS_DIR
 
     settings, url, _ = crafted
+
+    def element_counts(conn, name: str) -> set:
+        return {r[0]["element_count"] for r in conn.execute(
+            "select result from quality.suite_results where run_date = %s and suite = %s "
+            "and result ? 'element_count'", (D, name))}
+
     assert "enable_nestloop=off" in ENGINE_KWARGS["connect_args"]["options"]
     with psycopg.connect(url) as conn:
         suites = {s for (s,) in conn.execute("select distinct suite from quality.suite_results where run_date = %s",
                                              (D,))}
         assert suites == set(SUITES)
-        for name, table in (("marts_complaints", "marts.fct_complaints"),
+        for name, table in (("marts_complaints", "intermediate.int_complaints__rebuilt"),
                             ("marts_resolution_monthly", "marts.agg_resolution_monthly")):
             assert json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())["meta"]["table"] == table
-            rows = conn.execute(f"select count(*) from {table}").fetchone()[0]
-            counts = {r[0]["element_count"] for r in conn.execute(
-                "select result from quality.suite_results where run_date = %s and suite = %s "
-                "and result ? 'element_count'", (D, name))}
-            assert counts == {rows}, name
+        assert conn.execute("select is_full from intermediate.int_build_window").fetchone()[0] is True
+        monthly = conn.execute("select count(*) from marts.agg_resolution_monthly").fetchone()[0]
+        assert element_counts(conn, "marts_resolution_monthly") == {monthly}
+        complaints = conn.execute("select count(*) from marts.fct_complaints").fetchone()[0]
+        assert complaints > 0 and element_counts(conn, "marts_complaints") == {complaints}
         (before,) = conn.execute("select working_days_to_close from marts.fct_complaints "
                                  "where tracking_id = '3000011'").fetchone()
         conn.execute("update marts.fct_complaints set working_days_to_close = -1 where tracking_id = '3000011'")
@@ -300,6 +308,17 @@ def test_whole_table_suites_validate_every_row_of_the_mart(crafted):
                      (before,))
     assert [(s, t) for s, t, _ in failed] == [("marts_complaints", "working_days_to_close")]
     assert failed[0][2]["unexpected_count"] == 1 and failed[0][2]["partial_unexpected_list"] == [-1]
+
+    # the same date built again with nothing new: an incremental build that rebuilt no complaint
+    pipeline.transform(D, settings)
+    pipeline.check(D, settings)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select is_full from intermediate.int_build_window").fetchone()[0] is False
+        assert conn.execute("select count(*) from intermediate.int_changed_complaints").fetchone()[0] == 0
+        assert element_counts(conn, "marts_complaints") == {0}
+        assert element_counts(conn, "marts_resolution_monthly") == {monthly}
+        assert conn.execute("select bool_and(success) from quality.suite_results where run_date = %s "
+                            "and suite = 'marts_complaints'", (D,)).fetchone()[0] is True
 
 
 def test_a_check_that_cannot_run_is_reported_not_passed(crafted, monkeypatch):
