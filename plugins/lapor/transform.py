@@ -130,15 +130,15 @@ def _record_seeds(url: str, fingerprint: str) -> None:
         conn.execute("insert into quality.seeds_loaded (fingerprint) values (%s)", (fingerprint,))
 
 
-def build(url: str, settings: Settings, unit_tests: bool = True) -> DbtResult:
+def build(url: str, settings: Settings, unit_tests: bool = True, full_refresh: bool = False) -> DbtResult:
     """`dbt build`: every model, seed and data test, and the unit tests unless `unit_tests` is
     false (the nightly run: they check the models' code, which a night does not change; `make
     test` runs them). The nightly build leaves out the seeds and the tests on seeds alone when
     the seed files are those it last loaded (`seeds_current`; a seed's tests on models still
-    run). Raises when something failed."""
-    args = ["build"] + ([] if unit_tests else PRODUCTION)
+    run); `full_refresh` rebuilds everything, seeds included. Raises when something failed."""
+    args = ["build"] + ([] if unit_tests else PRODUCTION) + (["--full-refresh"] if full_refresh else [])
     fingerprint = None if unit_tests else seeds_fingerprint()
-    skip_seeds = fingerprint is not None and seeds_current(url, fingerprint)
+    skip_seeds = fingerprint is not None and not full_refresh and seeds_current(url, fingerprint)
     result = run_dbt(args + (WITHOUT_SEEDS if skip_seeds else []), url, settings)
     if not result.success:
         raise TransformError("dbt build failed:\n" + "\n".join(result.failures))

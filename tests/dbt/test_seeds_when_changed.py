@@ -146,3 +146,8 @@ def test_a_changed_seed_file_or_a_missing_seed_table_loads_the_seeds_again(home)
     transform.build(url, settings, unit_tests=False)
     assert sorted(nodes_run(settings)["seed"]) == SEEDS
     assert recorded(url) == [transform.seeds_fingerprint()]
+
+    # a full refresh loads them whatever the fingerprint says
+    assert transform.seeds_current(url, transform.seeds_fingerprint())
+    transform.build(url, settings, unit_tests=False, full_refresh=True)
+    assert sorted(nodes_run(settings)["seed"]) == SEEDS

@@ -329,13 +329,11 @@ def _count(settings: Settings, sql: str, params: tuple = ()) -> int:
 
 
 def stage_dbt_full(settings: Settings) -> dict:
-    from lapor.transform import TransformError, run_dbt
+    from lapor.transform import build
 
-    from lapor.transform import PRODUCTION
-
-    result = run_dbt(["build", "--full-refresh", *PRODUCTION], settings.warehouse_url, settings)
-    if not result.success:
-        raise TransformError("dbt build failed:\n" + "\n".join(result.failures))
+    # as `lapor dbt -- build --full-refresh` would, but recording the seeds it loaded as a nightly
+    # build does (the night after it leaves them out, as every night after the first does)
+    build(settings.warehouse_url, settings, unit_tests=False, full_refresh=True)
     return {"rows": _count(settings, "select count(*) from raw.complaints"), "dbt": _dbt_details(settings)}
 
 
