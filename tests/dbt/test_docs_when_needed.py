@@ -4,6 +4,7 @@ page), and dbt's partial parse is kept between nights (LAPOR_HOME/dbt/target). B
 copy of `dbt_project/` in a fresh home, so editing a model's yml or sql touches nothing else."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -23,10 +24,11 @@ from tests.dbt.test_incremental import write_batch
 NIGHT_1, NIGHT_2 = date(2021, 5, 27), date(2021, 5, 28)
 
 
-@pytest.fixture(scope="module")
-def home():
-    """A fresh embedded PostgreSQL with test_dbt_build's raw layer, and a copy of the dbt project."""
-    root = Path(tempfile.mkdtemp(prefix="lapor-dbt-docs-"))
+@contextlib.contextmanager
+def project_copy_home(prefix: str):
+    """A fresh embedded PostgreSQL with test_dbt_build's raw layer, and a copy of the dbt project
+    that lapor.transform uses meanwhile: (url, settings, project folder)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
     project = root / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
@@ -41,6 +43,12 @@ def home():
         finally:
             warehouse.EmbeddedServer(settings.home).stop()
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def home():
+    with project_copy_home("lapor-dbt-docs-") as made:
+        yield made
 
 
 def invocations(settings: Settings) -> list[str]:

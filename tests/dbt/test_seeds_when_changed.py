@@ -6,18 +6,14 @@ fingerprint that was never recorded loads them again. On a copy of `dbt_project/
 home, so editing a seed touches nothing else."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from lapor import transform, warehouse
-from lapor.settings import DBT_PROJECT_DIR, Settings
-from tests.dbt.test_dbt_build import load_raw
+from lapor.settings import Settings
+from tests.dbt.test_docs_when_needed import project_copy_home
 
 SEEDS = ["classifications", "complaint_status_aliases", "complaint_statuses", "coordinator_checks", "severities"]
 # a test between a model and a seed: it checks the model's rows, so it runs every night
@@ -26,21 +22,8 @@ MODEL_TO_SEED_TEST = "relationships_fct_complaints_status__code__ref_complaint_s
 
 @pytest.fixture(scope="module")
 def home():
-    root = Path(tempfile.mkdtemp(prefix="lapor-dbt-seeds-"))
-    root.chmod(0o755)
-    project = root / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
-    settings = dataclasses.replace(Settings.from_env(), home=root / "home", warehouse_url=None)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(transform, "DBT_PROJECT_DIR", project)
-        try:
-            url = warehouse.warehouse_url(settings)
-            warehouse.ensure_schema(url, settings)
-            load_raw(url)
-            yield url, settings, project
-        finally:
-            warehouse.EmbeddedServer(settings.home).stop()
-            shutil.rmtree(root, ignore_errors=True)
+    with project_copy_home("lapor-dbt-seeds-") as made:
+        yield made
 
 
 def nodes_run(settings: Settings) -> dict[str, list[str]]:
