@@ -119,3 +119,62 @@ def test_a_limit_of_7_moves_the_mart_the_check_and_the_report(sample_night):
     finally:
         night(settings)
     assert overdue_flagged(url) == before_flagged
+
+
+def pending_indexes(conn) -> list[str]:
+    """The indexes and statistics objects followup_pending_index() made on marts.fct_complaints."""
+    return sorted(r[0] for r in conn.execute(
+        """select 'index ' || c.relname from pg_index i join pg_class c on c.oid = i.indexrelid
+           where i.indrelid = 'marts.fct_complaints'::regclass and c.relname like '%%followup_pending%%'
+           union all
+           select 'statistics ' || stxname from pg_statistic_ext
+           where stxrelid = 'marts.fct_complaints'::regclass and stxname like '%%followup_pending%%'"""))
+
+
+def test_overdue_check_by_index_finds_what_a_full_scan_finds(sample_night):
+    """The check followup_overdue finds the complaints overdue on a day through the partial index
+    on fct_complaints (macros/followup_due.sql, followup_pending_index()) instead of reading
+    every complaint: with the planner held to the index and held off it, every day of the sample
+    gives the same findings. The index survives a full refresh of fct_complaints (a new table,
+    and one index on it) and an incremental build (no second one)."""
+    from lapor.quality import checks
+    from lapor.transform import run_dbt
+
+    settings, url = sample_night
+
+    def findings(day: date, planner: str) -> dict:
+        with psycopg.connect(url) as conn:
+            conn.execute(planner)
+            return {agency: (f.flagged, f.details, f.facts)
+                    for agency, f in checks.followup_overdue(conn, day, settings).items()}
+
+    by_scan = {day: findings(day, "set enable_indexscan = off; set enable_bitmapscan = off") for day in DAYS}
+    by_index = {day: findings(day, "set enable_seqscan = off") for day in DAYS}
+    assert by_index == by_scan
+    assert any(by_scan.values()) and sum(len(v) for v in by_scan.values()) > 3
+
+    def plan(conn) -> str:
+        conn.execute("set enable_seqscan = off")
+        return "\n".join(r[0] for r in conn.execute(
+            """explain select tracking_id from marts.fct_complaint_followup_due
+               where overdue_from <= %(d)s and (overdue_until is null or overdue_until > %(d)s)""", {"d": D}))
+
+    with psycopg.connect(url) as conn:
+        before = pending_indexes(conn)
+        (oid,) = conn.execute("select 'marts.fct_complaints'::regclass::oid").fetchone()
+        assert before == [f"index fct_complaints_followup_pending_{oid}",
+                          f"statistics fct_complaints_followup_pending_{oid}"]
+        assert f"fct_complaints_followup_pending_{oid}" in plan(conn)
+    # (dbt drops the old table with the views on it: they are built again after it)
+    assert run_dbt(["run", "--select", "fct_complaints+", "--full-refresh"], url, settings).success
+    with psycopg.connect(url) as conn:
+        (new_oid,) = conn.execute("select 'marts.fct_complaints'::regclass::oid").fetchone()
+        assert new_oid != oid
+        assert pending_indexes(conn) == [f"index fct_complaints_followup_pending_{new_oid}",
+                                         f"statistics fct_complaints_followup_pending_{new_oid}"]
+        assert f"fct_complaints_followup_pending_{new_oid}" in plan(conn)
+    assert run_dbt(["run", "--select", "fct_complaints"], url, settings).success
+    with psycopg.connect(url) as conn:
+        assert pending_indexes(conn) == [f"index fct_complaints_followup_pending_{new_oid}",
+                                         f"statistics fct_complaints_followup_pending_{new_oid}"]
+    assert {day: findings(day, "set enable_seqscan = off") for day in DAYS} == by_scan

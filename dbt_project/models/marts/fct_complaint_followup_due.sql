@@ -21,7 +21,9 @@ complaints as (
         {{ wib_date('dispositioned_at') }} as dispositioned_on,
         {{ wib_date('first_followup_at') }} as first_followup_on,
         closed_on,
-        last_seen_on
+        last_seen_on,
+        -- the expression the index of fct_complaints covers (macros/followup_due.sql)
+        {{ followup_pending_until() }} as overdue_until
     from {{ ref('fct_complaints') }}
     where dispositioned_at is not null
 ),
@@ -48,5 +50,5 @@ select
     last_seen_on,
     -- a complaint closed without a closing time is never counted overdue
     case when is_open or closed_at is not null then followup_late_from end as overdue_from,
-    least(first_followup_on, closed_on) as overdue_until
+    overdue_until
 from due

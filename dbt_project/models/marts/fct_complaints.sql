@@ -10,6 +10,7 @@
     incremental_strategy='append',
     indexes=[{'columns': ['tracking_id'], 'unique': True}, {'columns': ['agency_code']}],
     pre_hook="{{ delete_changed_complaints() }}",
+    post_hook="{{ followup_pending_index() }}",
 ) }}
 with
 
