@@ -321,6 +321,59 @@ def test_marts_complaints_validates_what_the_night_rebuilt(crafted):
                             "and suite = 'marts_complaints'", (D,)).fetchone()[0] is True
 
 
+def test_raw_suite_validates_the_run_dates_rows_as_a_view(crafted):
+    """raw_complaints validates the rows loaded for the run date through the view
+    staging.stg_raw__complaints_on_check_date, which reads the date from the connection's setting
+    lapor.check_date (GX fetched a query asset's whole result only to learn its columns). The
+    run date's rows, all of them and no other day's: an unknown status on D fails the suite, the
+    same on 24 May does not; a connection without the setting sees no rows."""
+    import json
+
+    from lapor import pipeline
+    from lapor.quality.suites import CHECK_DATE_SETTING, engine_kwargs
+    from lapor.settings import EXPECTATIONS_DIR
+
+    settings, url, _ = crafted
+    meta = json.loads((EXPECTATIONS_DIR / "raw_complaints.json").read_text())["meta"]
+    assert meta["table"] == "staging.stg_raw__complaints_on_check_date" and "query" not in meta
+    assert f"-c {CHECK_DATE_SETTING}=2021-05-27" in engine_kwargs(D)["connect_args"]["options"]
+
+    def raw_results(conn) -> list[tuple]:
+        return conn.execute("select target, success, result->'element_count' from quality.suite_results "
+                            "where run_date = %s and suite = 'raw_complaints' order by 1", (D,)).fetchall()
+
+    with psycopg.connect(url) as conn:
+        on_d = conn.execute("select count(*) from raw.complaints where export_day = %s", (D,)).fetchone()[0]
+        other = conn.execute("select count(*) from raw.complaints where export_day <> %s", (D,)).fetchone()[0]
+        assert on_d > 0 and other > 0
+        results = raw_results(conn)
+        assert results and all(ok for _, ok, _ in results)
+        assert {n for _, _, n in results if n is not None} == {on_d}
+        assert conn.execute("select count(*) from staging.stg_raw__complaints_on_check_date").fetchone()[0] == 0
+        conn.execute(f"set {CHECK_DATE_SETTING} = '2021-05-24'")
+        assert conn.execute("select count(*) from staging.stg_raw__complaints_on_check_date").fetchone()[0] == other
+        (earlier, earlier_status) = conn.execute("select tracking_id, status from raw.complaints "
+                                                 "where export_day = '2021-05-24' order by tracking_id limit 1").fetchone()
+        conn.execute("update raw.complaints set status = 'no such status' where export_day = '2021-05-24' "
+                     "and tracking_id = %s", (earlier,))
+    pipeline.check(D, settings)
+    with psycopg.connect(url) as conn:
+        assert all(ok for _, ok, _ in raw_results(conn))
+        (today, before) = conn.execute("select tracking_id, status from raw.complaints where export_day = %s "
+                                       "order by tracking_id limit 1", (D,)).fetchone()
+        conn.execute("update raw.complaints set status = 'no such status' where export_day = %s "
+                     "and tracking_id = %s", (D, today))
+    pipeline.check(D, settings)
+    with psycopg.connect(url) as conn:
+        failed = [target for target, ok, _ in raw_results(conn) if not ok]
+        conn.execute("update raw.complaints set status = %s where export_day = %s and tracking_id = %s",
+                     (before, D, today))
+        conn.execute("update raw.complaints set status = %s where export_day = '2021-05-24' and tracking_id = %s",
+                     (earlier_status, earlier))
+    assert failed == ["status"]
+    pipeline.check(D, settings)
+
+
 def test_a_check_that_cannot_run_is_reported_not_passed(crafted, monkeypatch):
     """Runs last: it leaves the run's check results broken on purpose."""
     from lapor import pipeline
