@@ -105,3 +105,21 @@ def test_a_bad_registry_stops_the_night_before_the_registry_or_the_run_is_writte
     with psycopg.connect(url) as conn:
         assert conn.execute("select count(*) from ref.agencies").fetchone()[0] == 0
         assert conn.execute("select count(*) from raw.pipeline_runs").fetchone()[0] == 0
+
+
+def test_a_registry_read_again_is_the_file_as_it_is_now(tmp_path):
+    """A process asks for the registry once per agency: bytes already checked at a path are not
+    checked again, but a change of a single byte (same size, the same instant) is read, and a
+    refused file is refused every time."""
+    path = registry(tmp_path)
+    first = load_registry(path)
+    assert load_registry(path) == first and load_registry(path) is not first
+    path.write_bytes(path.read_bytes().replace(b"admin@blitarkab", b"admxn@blitarkab"))
+    (blitar,) = load_registry(path)
+    assert blitar.admin_email == "admxn@blitarkab.example"
+    path.write_bytes(path.read_bytes().replace(b"admxn@blitarkab", b"adm\x00n@blitarkab"))
+    for _ in range(2):
+        with pytest.raises(RegistryError, match="NUL"):
+            load_registry(path)
+    path.write_bytes(path.read_bytes().replace(b"adm\x00n@blitarkab", b"admin@blitarkab"))
+    assert load_registry(path) == first
