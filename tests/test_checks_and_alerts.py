@@ -268,7 +268,7 @@ def test_warehouse_suites_pass_on_clean_marts_and_a_broken_mart_reaches_the_dige
 def test_marts_complaints_validates_what_the_night_rebuilt(crafted):
     """marts_resolution_monthly is a table asset (GX reflects its columns instead of fetching a
     query's whole result to learn them) and validates every row. marts_complaints validates the
-    view intermediate.int_complaints__rebuilt: the complaints the night's build rebuilt, as the
+    table intermediate.int_complaints__rebuilt: the complaints the night's build rebuilt, as the
     scoped dbt tests do. After a full rebuild that is every complaint, and a negative duration
     fails the suite; a night that rebuilt nothing validates nothing, not 10 million rows."""
     import json
@@ -276,6 +276,7 @@ def test_marts_complaints_validates_what_the_night_rebuilt(crafted):
     from lapor import pipeline
     from lapor.quality.suites import ENGINE_KWARGS, SUITES
     from lapor.settings import EXPECTATIONS_DIR
+    from lapor.transform import run_dbt
 
     settings, url, _ = crafted
 
@@ -300,12 +301,16 @@ def test_marts_complaints_validates_what_the_night_rebuilt(crafted):
         (before,) = conn.execute("select working_days_to_close from marts.fct_complaints "
                                  "where tracking_id = '3000011'").fetchone()
         conn.execute("update marts.fct_complaints set working_days_to_close = -1 where tracking_id = '3000011'")
+    # the table of what the build rebuilt is made from fct_complaints as the build left it
+    assert run_dbt(["run", "--select", "int_complaints__rebuilt"], url, settings).success
     pipeline.check(D, settings)
     with psycopg.connect(url) as conn:
         failed = conn.execute("select suite, target, result from quality.suite_results where run_date = %s "
                               "and not success and suite = 'marts_complaints'", (D,)).fetchall()
         conn.execute("update marts.fct_complaints set working_days_to_close = %s where tracking_id = '3000011'",
                      (before,))
+        assert conn.execute("select relkind from pg_class where oid = 'intermediate.int_complaints__rebuilt'::regclass"
+                            ).fetchone()[0] == "r"
     assert [(s, t) for s, t, _ in failed] == [("marts_complaints", "working_days_to_close")]
     assert failed[0][2]["unexpected_count"] == 1 and failed[0][2]["partial_unexpected_list"] == [-1]
 
