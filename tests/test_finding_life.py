@@ -356,3 +356,33 @@ def test_a_late_report_on_the_first_night_is_in_the_digest(night):
     assert "Selesai hari ini (1):\n  - Kabupaten Blitar (35.05): laporan April 2021 diterima 14 Juni 2021 " \
            "(terlambat 25 hari kerja)" in text(digest)
     assert run(day, record=False) == []
+
+
+def test_the_findings_are_read_by_hashing(night):
+    """quality.findings and the marts over it are estimated at one row whatever their size, so
+    PostgreSQL joined them by nested loop: at national scale (11,200 findings) the report's
+    reading of their history took three minutes. The alerts and the report read them inside
+    lapor.warehouse.hash_joins; the setting ends with the block, also when a statement failed."""
+    from lapor.alerts.findings import findings_around
+    from lapor.warehouse import hash_joins
+
+    settings, url, _, run = night
+    for day in NIGHTS[:3]:
+        run(day)
+    query = "explain select * from quality.findings f join ref.agencies a using (agency_code)"
+    with psycopg.connect(url) as conn:
+        with hash_joins(conn):
+            inside = "\n".join(r[0] for r in conn.execute(query))
+            assert conn.execute("show enable_nestloop").fetchone()[0] == "off"
+            found = findings_around(conn, settings, NIGHTS[2])
+        assert conn.execute("show enable_nestloop").fetchone()[0] == "on"
+        # the outermost join (findings with agencies) hashes or merges; a nested loop is left
+        # only where there is no other way (over each result's list of months, a lateral call)
+        joins = [line.strip() for line in inside.splitlines() if "Join" in line or "Nested Loop" in line]
+        assert joins and not joins[0].startswith(("->  Nested Loop", "Nested Loop")), inside
+        assert found and findings_around(conn, settings, NIGHTS[2]) == found
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            with hash_joins(conn):
+                conn.execute("select 1 / 0")
+        conn.rollback()
+        assert conn.execute("show enable_nestloop").fetchone()[0] == "on"
