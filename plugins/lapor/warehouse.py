@@ -425,23 +425,6 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
         raise WarehouseError(mask(f"cannot connect to the warehouse at {safe}: {exc}".strip())) from exc
 
 
-@contextlib.contextmanager
-def hash_joins(conn: psycopg.Connection) -> Iterator[None]:
-    """Statements in this block join by hashing or merging, never by nested loop. For the views
-    over the findings (quality.findings, marts.fct_findings, marts.fct_finding_events): each is
-    a chain of aggregates and window functions over quality.check_results, which PostgreSQL
-    estimates at one row whatever the statistics say, so it joins them by nested loop. At
-    national scale (11,200 findings) the report's reading of the findings' history took three
-    minutes that way, 0.2 s hashed. The setting ends with the block (and with a transaction that
-    is rolled back)."""
-    conn.execute("set enable_nestloop = off")
-    try:
-        yield
-    finally:
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR and not conn.closed:
-            conn.execute("reset enable_nestloop")
-
-
 def redact(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:

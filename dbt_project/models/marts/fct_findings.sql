@@ -20,10 +20,6 @@ notices as (
     group by finding_id
 ),
 
-latest_run as (
-    select max(run_date) as run_date from {{ source('quality', 'check_results') }}
-),
-
 dates as (
     select date_day, working_day_index from {{ ref('dim_date') }}
 )
@@ -48,11 +44,15 @@ select
     f.resolved_on is null as is_open,
     f.runs_flagged,
     coalesce(n.reminders_sent, 0) as reminders_sent,
-    (coalesce(resolved.working_day_index, latest.working_day_index) - opened.working_day_index)::integer
+    -- an open finding counts to the latest run: a scalar subquery, computed once for the whole
+    -- statement (as a join with the latest run's day it could be planned as a nested loop that
+    -- read dim_date again for every finding: 5.4 s for 11,200 findings at national scale)
+    (coalesce(resolved.working_day_index,
+              (select d.working_day_index from dates d
+               where d.date_day = (select max(r.run_date) from {{ source('quality', 'check_results') }} r)))
+     - opened.working_day_index)::integer
         as working_days_open
 from findings f
 left join notices n on n.finding_id = f.finding_id
 left join dates opened on opened.date_day = f.opened_on
 left join dates resolved on resolved.date_day = f.resolved_on
-cross join latest_run
-left join dates latest on latest.date_day = latest_run.run_date

@@ -25,7 +25,6 @@ import psycopg
 
 from lapor import vocabulary
 from lapor.settings import Settings
-from lapor.warehouse import hash_joins
 
 WEEKLY_CHECKS = frozenset({"followup_overdue"})
 
@@ -104,14 +103,13 @@ def _missing_report_subject(month: dict) -> str | None:
 
 def findings_around(conn: psycopg.Connection, settings: Settings, day: date) -> list[LiveFinding]:
     """The findings open on D or resolved on D, with their working days open as of D."""
-    with hash_joins(conn):
-        rows = conn.execute(
-            """select f.finding_id, f.agency_code, a.agency_name, f.check_name, f.subject, f.subject_label,
-                      f.opened_on, f.last_seen_on, f.resolved_on, f.severity, f.details, f.facts
-               from quality.findings f join ref.agencies a using (agency_code)
-               where f.opened_on <= %(d)s and (f.resolved_on is null or f.resolved_on >= %(d)s)
-               order by f.agency_code, f.check_name, f.subject, f.opened_on""",
-            {"d": day}).fetchall()
+    rows = conn.execute(
+        """select f.finding_id, f.agency_code, a.agency_name, f.check_name, f.subject, f.subject_label,
+                  f.opened_on, f.last_seen_on, f.resolved_on, f.severity, f.details, f.facts
+           from quality.findings f join ref.agencies a using (agency_code)
+           where f.opened_on <= %(d)s and (f.resolved_on is null or f.resolved_on >= %(d)s)
+           order by f.agency_code, f.check_name, f.subject, f.opened_on""",
+        {"d": day}).fetchall()
     found = [LiveFinding(*r[:11], _subject_facts(r[3], r[4], r[11])) for r in rows]
     index = working_day_index(conn, settings, {f.opened_on for f in found} | {day})
     for f in found:

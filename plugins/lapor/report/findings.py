@@ -8,8 +8,6 @@ from datetime import date
 
 import psycopg
 
-from lapor.warehouse import hash_joins
-
 EVENT_LABELS = {"opened": "dibuka", "reminded": "pengingat", "escalated": "eskalasi",
                 "weekly_summary": "ringkasan mingguan", "resolved": "selesai"}
 
@@ -42,11 +40,6 @@ def load_findings(conn: psycopg.Connection, day: date, limit_per_agency: int = 2
     """The findings opened on or before D; none when the marts have no findings yet."""
     if not conn.execute("select to_regclass('marts.fct_findings')").fetchone()[0]:
         return Findings([], [], {})
-    with hash_joins(conn):
-        return _load(conn, day, limit_per_agency)
-
-
-def _load(conn: psycopg.Connection, day: date, limit_per_agency: int) -> Findings:
     rows = conn.execute(
         """select f.finding_id, f.agency_code, f.check_name, f.check_label, f.subject_label, f.severity,
                   f.opened_on, case when f.resolved_on <= %(d)s then f.resolved_on end,
