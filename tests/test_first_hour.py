@@ -212,6 +212,46 @@ def test_colour_codes_written_by_a_tool_do_not_reach_the_log(tmp_path):
     assert log.read_text() == "INFO task succeeded\nerror\n"
 
 
+def _output_to_in_a_fresh_process(tmp_path, drain_seconds: float, inside: str) -> tuple[subprocess.CompletedProcess, str]:
+    log = tmp_path / "lapor.log"
+    script = (
+        "import multiprocessing, subprocess, sys\n"
+        "from pathlib import Path\n"
+        "from lapor import runner\n"
+        f"runner.LOG_DRAIN_SECONDS = {drain_seconds}\n"
+        "with runner._output_to(Path(sys.argv[1])):\n"
+        f"{inside}"
+        "    print('the last line of the night', flush=True)\n"
+        "print('back on the terminal')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(log)], capture_output=True, text=True, timeout=120)
+    return proc, log.read_text()
+
+
+def test_lapor_run_returns_when_the_night_is_done(tmp_path):
+    """dbt's connection manager makes a spawn-context lock, which starts multiprocessing's
+    resource tracker, a process that lives as long as `lapor run`. Started while the output went
+    to the log, it held the log's pipe, and every `lapor run` waited 30 s after the DAG had
+    finished. Here the wait is 600 s: the run has to end without it, every line in the log."""
+    lock = "    lock = multiprocessing.get_context('spawn').RLock()  # as dbt's BaseConnectionManager\n"
+    proc, text = _output_to_in_a_fresh_process(tmp_path, 600, lock)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "back on the terminal"
+    assert text.endswith("the last line of the night\n")
+    assert "still holds its output" not in text
+
+
+def test_a_process_that_outlives_the_run_is_noted_in_the_log(tmp_path):
+    """A process started during the run that keeps its output open past the wait: the run
+    returns, and the log says that what the process writes afterwards is not in it."""
+    child = "    subprocess.Popen(['sleep', '20'])\n"
+    proc, text = _output_to_in_a_fresh_process(tmp_path, 1, child)
+    assert proc.returncode == 0, proc.stderr
+    assert "the last line of the night\n" in text
+    assert text.endswith("lapor: a process started during the run still holds its output; what it writes"
+                         " from now on is not in this log\n")
+
+
 # -- one description of a run's data interval ---------------------------------------------------
 def test_a_runs_data_interval_is_described_as_airflow_gives_it():
     """The run for D has the logical date D 02:00 WIB. Started by hand (`lapor run`, the UI, the

@@ -150,6 +150,12 @@ def set_pool(settings: Settings) -> None:
                                include_deferred=False)
 
 
+# How long `_output_to` waits, once its block is done, for the processes started inside it to
+# close their output (their last lines reach the log); a process still holding it after this
+# is noted in the log and its later output dropped.
+LOG_DRAIN_SECONDS = 30.0
+
+
 @contextlib.contextmanager
 def _output_to(log_file: Path | None) -> Iterator[None]:
     """Send this process's stdout and stderr (Airflow's task logs) to a file, at the fd level.
@@ -157,13 +163,23 @@ def _output_to(log_file: Path | None) -> Iterator[None]:
     Through a pipe whose lines pass `lapor.warehouse.mask` on the way: whatever writes to the
     terminal (Airflow's structlog output, dbt, Great Expectations, a subprocess) never leaves a
     password in the log. The file is created mode 0600.
+
+    The pipe ends, and the block returns, when every process holding its write end has closed
+    it. A helper process started inside the block inherits it; the one that outlives every
+    night is multiprocessing's resource tracker, which dbt's connection manager starts (a
+    spawn-context lock) and which lives until this process exits. Started inside, it kept
+    every `lapor run` waiting out the pump's `LOG_DRAIN_SECONDS` after the DAG had finished:
+    it is started here first, so it holds the terminal instead.
     """
     if log_file is None:
         yield
         return
     import threading
+    from multiprocessing import resource_tracker
 
     from lapor.warehouse import mask
+
+    resource_tracker.ensure_running()
 
     sys.stdout.flush()
     sys.stderr.flush()
@@ -194,7 +210,11 @@ def _output_to(log_file: Path | None) -> Iterator[None]:
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
-        reader.join(timeout=30)  # every writer gone: the pipe ends and the last lines are written
+        reader.join(timeout=LOG_DRAIN_SECONDS)  # every writer gone: the pipe ends, the last lines are written
+        if reader.is_alive():
+            with contextlib.suppress(ValueError):
+                out.write(b"lapor: a process started during the run still holds its output; what it"
+                          b" writes from now on is not in this log\n")
         out.close()
 
 
