@@ -109,10 +109,10 @@ def run_days(settings: Settings, days: list[date], exports: Path | None, label: 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     outcomes = []
-    terminal = Console(file=os.fdopen(os.dup(sys.stdout.fileno()), "w"))
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[day]}"), TimeElapsedColumn(), transient=False,
-                  console=terminal) as progress:
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[day]}"), TimeElapsedColumn())
+    with (os.fdopen(os.dup(sys.stdout.fileno()), "w") as terminal,
+          Progress(*columns, transient=False, console=Console(file=terminal)) as progress):
         task = progress.add_task(label, total=len(days), day="")
         for day in days:
             progress.update(task, day=day.isoformat())
