@@ -53,6 +53,49 @@ def test_a_file_the_loader_failed_on_is_loaded_by_the_rerun_once_the_cause_is_go
     assert _rows(url, "select status, rows_loaded from raw.complaint_batches") == [("loaded", 1)]
 
 
+def test_an_agency_is_ingested_on_one_connection(agency, monkeypatch):
+    """Its status, its file and its outcome share one connection (three per agency were about
+    8 s of a national night's ingestion)."""
+    from lapor import pipeline, warehouse
+
+    settings, url, folder = agency
+    (folder / f"complaints/{D}.csv").write_text(HEADER + "3001,Proses,2021-05-20,Jalan\n")
+    (folder / "stray.txt").write_text("not an export")  # a warning recorded on the same connection
+    pipeline.prepare(D, settings)
+    opened = []
+    real = warehouse.connect
+    monkeypatch.setattr(warehouse, "connect", lambda *a, **k: opened.append(a) or real(*a, **k))
+    outcome = pipeline.ingest_agency(D, "35.05", settings=settings)
+    assert outcome["complaints_export"] == "loaded" and outcome["warnings"]
+    assert len(opened) == 1
+    assert _rows(url, "select status from quality.ingest_runs") == [("done",)]
+    assert _rows(url, "select count(*) from raw.complaints") == [(1,)]
+
+
+def test_a_connection_lost_in_the_middle_of_a_load_is_recorded_as_failed(agency, monkeypatch):
+    """The warehouse drops the ingestion's connection while a file loads: the file cannot be
+    recorded as rejected on it, so the agency's ingestion fails, and its `failed` status (with
+    the error) is written on a new connection; the re-run loads the file."""
+    from lapor import load, pipeline
+
+    settings, url, folder = agency
+    (folder / f"complaints/{D}.csv").write_text(HEADER + "3001,Proses,2021-05-20,Jalan\n")
+    pipeline.prepare(D, settings)
+    real = load.load_complaints
+
+    def dropped(conn, *args):
+        conn.execute("select pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setattr(load, "load_complaints", dropped)
+    with pytest.raises(psycopg.OperationalError):
+        pipeline.ingest_agency(D, "35.05", settings=settings)
+    [(status, error)] = _rows(url, "select status, error from quality.ingest_runs")
+    assert (status, error) == ("failed", "AdminShutdown: terminating connection due to administrator command")
+    monkeypatch.setattr(load, "load_complaints", real)
+    assert pipeline.ingest_agency(D, "35.05", settings=settings)["complaints_export"] == "loaded"
+    assert _rows(url, "select status, error from quality.ingest_runs") == [("done", None)]
+
+
 def test_a_link_left_in_the_folder_is_recorded_once_and_never_read(agency, tmp_path):
     from lapor import pipeline
 

@@ -102,20 +102,38 @@ def ingest_agency(run_date: str | date, agency_code: str, exports_dir: str | Pat
     settings = settings or Settings.from_env()
     day = _day(run_date)
     url = warehouse_url(settings)
+    # One connection for the agency's whole ingestion (its status, its files, its outcome):
+    # a connection costs a few milliseconds, three per agency were seconds of a national night.
     with connect(url, autocommit=True) as conn:
         _ingest_status(conn, day, agency_code, "running")
-    try:
-        outcome = _ingest(settings, url, day, agency_code, exports_dir)
-    except BaseException as exc:
         try:
-            with connect(url, autocommit=True) as conn:
-                _ingest_status(conn, day, agency_code, "failed", _error_text(exc))
-        except Exception:  # the warehouse itself is gone: the status stays `running`, which is not `done`
-            log.exception("%s %s: the failed ingestion could not be recorded", agency_code, day)
-        raise
-    with connect(url, autocommit=True) as conn:
+            outcome = _ingest(conn, settings, day, agency_code, exports_dir)
+        except BaseException as exc:
+            _record_ingest_failure(conn, url, day, agency_code, exc)
+            raise
         _ingest_status(conn, day, agency_code, "done")
     return outcome
+
+
+def _record_ingest_failure(conn, url: str, day: date, agency_code: str, exc: BaseException) -> None:
+    """Record the agency's ingestion of `day` as `failed`: on the ingestion's connection while it
+    is still usable, else (the warehouse closed it, a statement was cut off) on a new one."""
+    import psycopg
+
+    from lapor.warehouse import connect
+
+    error = _error_text(exc)
+    if not (conn.closed or conn.broken) and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        try:
+            _ingest_status(conn, day, agency_code, "failed", error)
+            return
+        except Exception:  # the connection went while recording: try a new one
+            pass
+    try:
+        with connect(url, autocommit=True) as fresh:
+            _ingest_status(fresh, day, agency_code, "failed", error)
+    except Exception:  # the warehouse itself is gone: the status stays `running`, which is not `done`
+        log.exception("%s %s: the failed ingestion could not be recorded", agency_code, day)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -147,10 +165,9 @@ def expect_ingestion(conn, day: date, agency_codes: list[str]) -> None:
                 copy.write_row((day, code, "pending"))
 
 
-def _ingest(settings: Settings, url: str, day: date, agency_code: str, exports_dir: str | Path | None) -> dict:
+def _ingest(conn, settings: Settings, day: date, agency_code: str, exports_dir: str | Path | None) -> dict:
     from lapor.registry import load_registry
     from lapor.sources.folder import scan_agency
-    from lapor.warehouse import connect
 
     agency = next((a for a in load_registry(settings.registry_path) if a.agency_code == agency_code), None)
     warnings = []
@@ -166,18 +183,17 @@ def _ingest(settings: Settings, url: str, day: date, agency_code: str, exports_d
                                                        timeout=settings.http_timeout, retries=settings.http_retries,
                                                        backoff=settings.http_backoff)
         except SourceError as exc:
-            _record_source_failure(settings, day, agency_code, "http", str(exc))
+            _record_source_failure(conn, day, agency_code, "http", str(exc))
             raise
-        _record_source_failure(settings, day, agency_code, "http", None)
+        _record_source_failure(conn, day, agency_code, "http", None)
     else:
         folder = Path(exports_dir) if exports_dir else settings.exports_dir
         scan = scan_agency(folder, agency_code, day)
         complaints, followups, warnings = scan.complaints, scan.followups, scan.warnings
     results: list[dict] = []
-    with connect(url, autocommit=True) as conn:
-        record_warnings(conn, day, warnings, agency_code=agency_code)
-        for source in ([complaints] if complaints else []) + followups:
-            results.append(_ingest_file(conn, settings, source, day))
+    record_warnings(conn, day, warnings, agency_code=agency_code)
+    for source in ([complaints] if complaints else []) + followups:
+        results.append(_ingest_file(conn, settings, source, day))
     outcome = {"run_date": day.isoformat(), "agency_code": agency_code,
                "complaints_export": "missing" if complaints is None else results[0]["outcome"],
                "files": [r for r in results if r["outcome"] != "unchanged"],
@@ -245,11 +261,9 @@ def survey_drop_folder(run_date: str | date, exports_dir: str | Path | None = No
     return [w.reason for w in warnings]
 
 
-def _record_source_failure(settings: Settings, day: date, agency_code: str, source: str, error: str | None) -> None:
+def _record_source_failure(conn, day: date, agency_code: str, source: str, error: str | None) -> None:
     """Keep (or clear, on success) the reason an agency's source failed for the day."""
-    from lapor.warehouse import connect, warehouse_url
-
-    with connect(warehouse_url(settings), autocommit=True) as conn:
+    with conn.transaction():
         conn.execute("delete from quality.source_failures where run_date = %s and agency_code = %s",
                      (day, agency_code))
         if error:
