@@ -119,3 +119,46 @@ def test_chart_of_the_recorded_run(bench_run):
     assert (scale, rows) == ("tiny", "2,000") and set(bar) == {"#"}
     assert abs(float(per_k) - 1000 * float(seconds.replace(",", "")) / 2000) < 0.01
     assert not any(ln.startswith("DAG") for ln in lines)  # the DAG rows do not depend on the scale
+
+
+def test_the_embedded_bench_database_is_dropped_whoever_is_connected(settings, tmp_path):
+    """On its embedded server the bench drops and copies its database as the superuser, for
+    the owner: a session of another role in it (after a national night, an autovacuum worker)
+    is ended instead of refusing the drop ("permission denied to terminate process"), and the
+    database, new or restored from the copy, belongs to the role the pipeline works as."""
+    import dataclasses
+
+    from lapor.dev.bench import open_warehouse
+    from lapor.dev.generate import SCALES
+    from lapor.warehouse import BI_ROLE, OWNER, EmbeddedServer
+
+    home = tmp_path / "bench"
+    home.mkdir()
+    home.chmod(0o755)
+    bench = open_warehouse(dataclasses.replace(settings, warehouse_url=None, home=home), home, SCALES["tiny"])
+    server = EmbeddedServer(home)
+    try:
+        bench.reset()
+        name = bench.url.rsplit("/", 1)[1]
+        creds = server.ensure_running()
+
+        def owner() -> str:
+            with psycopg.connect(server.url(creds, BI_ROLE, "postgres")) as conn:
+                return conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s",
+                                    (name,)).fetchone()[0]
+
+        assert owner() == OWNER
+        with psycopg.connect(bench.url) as conn:
+            conn.execute("create table kept (x int)")
+            conn.commit()
+        bench.snapshot()
+        with psycopg.connect(server.url(creds, BI_ROLE, name)):
+            bench.restore()
+        assert owner() == OWNER
+        with psycopg.connect(bench.url) as conn:
+            assert conn.execute("select count(*) from kept").fetchone() == (0,)
+        with psycopg.connect(server.url(creds, BI_ROLE, name)):
+            bench.reset()
+        assert owner() == OWNER
+    finally:
+        bench.stop()

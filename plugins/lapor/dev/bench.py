@@ -549,15 +549,16 @@ class Warehouse:
     admin_url: str          # a URL on the maintenance database, to drop and create the bench database
     url: str                # the bench database
     embedded_home: Path | None
+    # The role that owns the bench database when admin_url is the embedded server's superuser:
+    # only a superuser may end the autovacuum worker that a `drop database … with (force)` meets
+    # after a national night (the owner was refused: "permission denied to terminate process").
+    owner: str | None = None
+
+    def _owned(self) -> str:
+        return " owner {owner}" if self.owner else ""
 
     def reset(self) -> None:
-        import psycopg
-        from psycopg import sql
-
-        name = self.url.rsplit("/", 1)[1]
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        self._admin("drop database if exists {name} with (force)", "create database {name}" + self._owned())
 
     def _admin(self, *statements) -> None:
         import psycopg
@@ -567,12 +568,13 @@ class Warehouse:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             for statement in statements:
                 conn.execute(sql.SQL(statement).format(name=sql.Identifier(name),
-                                                       copy=sql.Identifier(f"{name}_night")))
+                                                       copy=sql.Identifier(f"{name}_night"),
+                                                       owner=sql.Identifier(self.owner or "")))
 
     def snapshot(self) -> None:
         """A copy of the bench database as it is now, for `restore()`."""
         self._admin("drop database if exists {copy} with (force)",
-                    "create database {copy} template {name} strategy file_copy")
+                    "create database {copy} template {name} strategy file_copy" + self._owned())
 
     def restore(self) -> None:
         """The bench database as `snapshot()` left it."""
@@ -594,15 +596,16 @@ def _with_database(url: str, name: str) -> str:
 
 def open_warehouse(settings: Settings, bench_home: Path, scale: Scale) -> Warehouse:
     """The embedded cluster under the bench home, or a database of its own on LAPOR_WAREHOUSE_URL."""
-    from lapor.warehouse import EmbeddedServer
+    from lapor.warehouse import ADMIN, OWNER, EmbeddedServer
 
     name = f"lapor_bench_{scale.name}"
     if settings.warehouse_url:
         return Warehouse(_with_database(settings.warehouse_url, "postgres"),
                          _with_database(settings.warehouse_url, name), None)
     server = EmbeddedServer(bench_home)
-    owner = server.url(server.ensure_running())
-    return Warehouse(_with_database(owner, "postgres"), _with_database(owner, name), bench_home)
+    creds = server.ensure_running()
+    return Warehouse(_with_database(server.url(creds, ADMIN), "postgres"),
+                     _with_database(server.url(creds), name), bench_home, owner=OWNER)
 
 
 def _machine(url: str) -> dict:
