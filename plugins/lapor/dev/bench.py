@@ -550,8 +550,9 @@ class Warehouse:
     url: str                # the bench database
     embedded_home: Path | None
     # The role that owns the bench database when admin_url is the embedded server's superuser:
-    # only a superuser may end the autovacuum worker that a `drop database … with (force)` meets
-    # after a national night (the owner was refused: "permission denied to terminate process").
+    # a `drop database … with (force)` must end every session in it, and the owner may not end
+    # another role's (after a national night, most likely an autovacuum worker: the owner was
+    # refused with "permission denied to terminate process").
     owner: str | None = None
 
     def _owned(self) -> str:
