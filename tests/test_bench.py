@@ -123,7 +123,7 @@ def test_chart_of_the_recorded_run(bench_run):
 
 def test_the_embedded_bench_database_is_dropped_whoever_is_connected(settings, tmp_path):
     """On its embedded server the bench drops and copies its database as the superuser, for
-    the owner: a session of another role in it (after a national night, an autovacuum worker)
+    the owner: a session of another role in it (after a national night, most likely an autovacuum worker)
     is ended instead of refusing the drop ("permission denied to terminate process"), and the
     database, new or restored from the copy, belongs to the role the pipeline works as."""
     import dataclasses

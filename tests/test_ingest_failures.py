@@ -55,7 +55,7 @@ def test_a_file_the_loader_failed_on_is_loaded_by_the_rerun_once_the_cause_is_go
 
 def test_an_agency_is_ingested_on_one_connection(agency, monkeypatch):
     """Its status, its file and its outcome share one connection (three per agency were about
-    8 s of a national night's ingestion)."""
+    6 s of a national night's ingestion)."""
     from lapor import pipeline, warehouse
 
     settings, url, folder = agency

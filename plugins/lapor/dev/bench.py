@@ -556,6 +556,7 @@ class Warehouse:
     owner: str | None = None
 
     def _owned(self) -> str:
+        """`create database`'s owner clause, when there is an owner to name."""
         return " owner {owner}" if self.owner else ""
 
     def reset(self) -> None:
@@ -568,9 +569,10 @@ class Warehouse:
         name = self.url.rsplit("/", 1)[1]
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             for statement in statements:
-                conn.execute(sql.SQL(statement).format(name=sql.Identifier(name),
-                                                       copy=sql.Identifier(f"{name}_night"),
-                                                       owner=sql.Identifier(self.owner or "")))
+                names = {"name": sql.Identifier(name), "copy": sql.Identifier(f"{name}_night")}
+                if self.owner:
+                    names["owner"] = sql.Identifier(self.owner)
+                conn.execute(sql.SQL(statement).format(**names))
 
     def snapshot(self) -> None:
         """A copy of the bench database as it is now, for `restore()`."""
