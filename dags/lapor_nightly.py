@@ -41,7 +41,8 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
 
 # The DAG's id, schedule, pool and time zone are defined once, in lapor.settings (standard
 # library only: importing it costs a parse nothing), and read by the runner and the tests too.
-from lapor.settings import DAG_ID, DEFAULT_POOL_SLOTS, NIGHTLY_CRON, SOURCES_POOL, TIMEZONE
+from lapor.settings import (DAG_ID, DEFAULT_POOL_SLOTS, NIGHTLY_CRON, SOURCES_POOL, TIMEZONE, mail_from,
+                            operators_email)
 
 WIB = TIMEZONE
 SMTP_CONN_ID = "smtp_alerts"
@@ -57,12 +58,6 @@ FAILURE_HTML = (
     "<p>Lihat log tugas di Airflow (atau LAPOR_HOME/logs/lapor.log untuk <code>lapor run</code>), "
     "perbaiki penyebabnya, lalu jalankan ulang tanggal itu: <code>lapor run --date {{ run_date }}</code></p>"
 )
-DEFAULT_MAIL_FROM = "LAPOR! Jatim <noreply@lapor-jatim.example>"
-
-
-def _operators_email() -> str:
-    return (os.environ.get("LAPOR_OPERATORS_EMAIL") or os.environ.get("LAPOR_COORDINATOR_EMAIL")
-            or "koordinator.lapor@diskominfo.jatim.example")
 
 
 def _failed_task_names(dag_id: str, run_id: str) -> list[str]:
@@ -125,7 +120,7 @@ def failure_notice(context) -> None:
     into the outbox, as the alert e-mails go. Imports happen here, when a run has failed
     (importing the SMTP provider at parse time would cost every parse of this file)."""
     run_date, subject, html = failure_notice_content(context)
-    to = _operators_email()
+    to = operators_email()
     if _smtp_url_from_connection() is None:
         _failure_notice_without_connection(run_date, to, subject, html)
         return
@@ -133,7 +128,7 @@ def failure_notice(context) -> None:
 
     with SmtpHook(smtp_conn_id=SMTP_CONN_ID) as hook:
         hook.send_email_smtp(to=to, subject=subject, html_content=html,
-                             from_email=hook.from_email or os.environ.get("LAPOR_MAIL_FROM") or DEFAULT_MAIL_FROM)
+                             from_email=hook.from_email or mail_from())
 
 
 def _failure_notice_without_connection(run_date: str, to: str, subject: str, html: str) -> None:

@@ -190,6 +190,56 @@ def _smtp_url(name: str) -> str | None:
     return raw
 
 
+DEFAULT_COORDINATOR_EMAIL = "koordinator.lapor@diskominfo.jatim.example"
+DEFAULT_MAIL_FROM = "LAPOR! Jatim <noreply@lapor-jatim.example>"
+# A sender's display name: printable text without the characters that would need quoting in a
+# From header (an address list's separators, angle brackets, quotes).
+_DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029<>\"@,;:\\()\[\]]*")
+
+
+def _echo(raw: str, limit: int = 80) -> str:
+    """A value as an error shows it: quoted (a line break shows as \\n), cut after `limit` characters."""
+    return repr(raw[:limit]) + (f" (cut: {len(raw):,} characters)" if len(raw) > limit else "")
+
+
+def _address(name: str, default: str) -> str:
+    """One plain e-mail address (name@domain): an address the mails go to is checked at start,
+    not when the night's first message to it is built."""
+    from lapor.registry import is_plain_address
+
+    raw = os.environ.get(name) or ""
+    value = raw.strip() or default
+    if not is_plain_address(value):
+        raise SettingError(f"{name}={_echo(raw)}: expected one plain e-mail address (name@domain.example), "
+                           "without a display name, list or line break")
+    return value
+
+
+def operators_email() -> str:
+    """Who gets the failure notice: LAPOR_OPERATORS_EMAIL, else the coordinator."""
+    return _address("LAPOR_OPERATORS_EMAIL", _address("LAPOR_COORDINATOR_EMAIL", DEFAULT_COORDINATOR_EMAIL))
+
+
+def _sender(name: str, default: str) -> str:
+    """The From of the mails: `address` or `Display Name <address>`, on one line."""
+    from lapor.registry import is_plain_address
+
+    raw = os.environ.get(name) or ""
+    value = raw.strip() or default
+    match = re.fullmatch(r"(?:(.*?)\s*<([^<>]*)>|([^<>]*))", value)
+    display, address = (match.group(1) or "", match.group(2) or match.group(3) or "") if match else ("", "")
+    if not is_plain_address(address) or not _DISPLAY_NAME.fullmatch(display) or len(value) > 254:
+        raise SettingError(f"{name}={_echo(raw)}: expected an e-mail address, alone or as "
+                           "'Display Name <name@domain.example>', on one line (no quotes, commas, "
+                           "angle brackets or @ in the name)")
+    return value
+
+
+def mail_from() -> str:
+    """The sender of every mail: LAPOR_MAIL_FROM, else the project's."""
+    return _sender("LAPOR_MAIL_FROM", DEFAULT_MAIL_FROM)
+
+
 def _web_url(name: str) -> str | None:
     raw = (os.environ.get(name) or "").strip()
     if not raw:
@@ -325,6 +375,7 @@ class Settings:
     stale_export_working_days: int = field(default_factory=lambda: _default("stale_export_working_days", int))
     bi_statement_timeout: str = "60s"
     sources_pool_slots: int = DEFAULT_POOL_SLOTS
+    operators_email: str = DEFAULT_COORDINATOR_EMAIL   # the failure notice's recipient
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -343,9 +394,9 @@ class Settings:
             warehouse_url=warehouse,
             exports_dir=Path(exports).expanduser().resolve() if exports else home / "exports",
             smtp_url=_smtp_url("LAPOR_SMTP_URL"),
-            coordinator_email=os.environ.get("LAPOR_COORDINATOR_EMAIL")
-            or "koordinator.lapor@diskominfo.jatim.example",
-            mail_from=os.environ.get("LAPOR_MAIL_FROM") or "LAPOR! Jatim <noreply@lapor-jatim.example>",
+            coordinator_email=_address("LAPOR_COORDINATOR_EMAIL", DEFAULT_COORDINATOR_EMAIL),
+            operators_email=operators_email(),
+            mail_from=mail_from(),
             registry_path=_existing_file("LAPOR_REGISTRY", DEFAULT_REGISTRY),
             followup_from=_month("LAPOR_FOLLOWUP_FROM", _default("followup_from", str)),
             followup_due_working_day=_int("LAPOR_FOLLOWUP_DUE_WORKING_DAY", _default("followup_due_working_day", int),
