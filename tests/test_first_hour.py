@@ -288,3 +288,26 @@ def test_a_runs_data_interval_is_described_as_airflow_gives_it():
         assert "D-1 02:00 → D 02:00" in text, path
         assert "D 02:00 → D+1 02:00" in text, path
         assert "D 02:00 → D+1 02:00 WIB), so" not in text, path  # the old, single description
+
+
+def test_great_expectations_keeps_its_chatter_out_of_the_log(tmp_path):
+    """GX announces at INFO what it does on import and on every datasource it saves (about 300
+    lines a night of "Skipping registering function … because it is a closure" and "… missing
+    `config_provider` …"): lapor.log keeps GX's warnings and the pipeline's own lines only."""
+    log = tmp_path / "lapor.log"
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.INFO, filename=sys.argv[1])\n"
+        "from lapor.quality.gx_night import import_gx\n"
+        "gx = import_gx()\n"
+        "context = gx.get_context(mode='file', project_root_dir=sys.argv[2])\n"
+        "context.data_sources.add_or_update_pandas('night')\n"
+        "logging.getLogger('great_expectations.datasource').warning('a warning of GX')\n"
+        "logging.getLogger('lapor.quality').info('a line of the pipeline')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(log), str(tmp_path / "gx")], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = log.read_text()
+    assert "a warning of GX" in text and "a line of the pipeline" in text, text
+    assert "Skipping registering function" not in text and "config_provider" not in text, text[:3000]

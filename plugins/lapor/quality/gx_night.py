@@ -22,6 +22,7 @@ What the checkpoints validate and the results they store are unchanged.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import types
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,15 @@ class _Deferred(types.ModuleType):
 
 def import_gx():
     """`great_expectations`, imported with DEFERRED_MODULES left for first use (when GX is
-    already imported in this process, it is returned as it is)."""
+    already imported in this process, it is returned as it is).
+
+    GX's own INFO lines (about 300 a night in LAPOR_HOME/logs/lapor.log: "Skipping registering
+    function … because it is a closure" on import, "… missing `config_provider`, skipping config
+    substitution" on every datasource it saves) say nothing about the night: its loggers keep
+    their warnings and errors only, unless a level was set for them already."""
+    quiet = logging.getLogger("great_expectations")
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
     if "great_expectations" not in sys.modules:
         for name in DEFERRED_MODULES:
             if name not in sys.modules:
