@@ -140,9 +140,9 @@ def _failure_notice_without_connection(run_date: str, to: str, subject: str, htm
 
     from lapor.alerts import Message
     from lapor.alerts.send import _outbox_write, _smtp_send, to_email
-    from lapor.settings import Settings
+    from lapor.settings import failure_notice_transport
 
-    settings = Settings.from_env()
+    smtp_url, sender, outbox = failure_notice_transport()
     try:
         day = date.fromisoformat(run_date)
     except ValueError:
@@ -150,11 +150,11 @@ def _failure_notice_without_connection(run_date: str, to: str, subject: str, htm
     text = unescape(re.sub(r"<[^>]+>", "", re.sub(r"<br>|</p>", "\n", html)))
     key = hashlib.sha256(f"failure|{run_date}|{to}|{pendulum.now('UTC').isoformat()}".encode()).hexdigest()
     message = Message("failure", to, subject, text, html, None, day, key)
-    email = to_email(message, settings.mail_from)
-    if settings.smtp_url:
-        _smtp_send(settings.smtp_url, email)
+    email = to_email(message, sender)
+    if smtp_url:
+        _smtp_send(smtp_url, email)
     else:
-        _outbox_write(settings.outbox_dir, message, email)
+        _outbox_write(outbox, message, email)
 
 
 def _smtp_url_from_connection() -> str | None:

@@ -63,6 +63,36 @@ def test_a_night_for_a_refused_date_fails_at_prepare_and_the_operators_are_told(
         assert conn.execute("select count(*) from quality.run_status").fetchone()[0] == 0
 
 
+def test_a_night_stopped_by_a_wrong_setting_is_still_told_to_the_operators(
+        scratch, smtp_server, tmp_path, monkeypatch):
+    """A deployment's scheduler runs the DAG with LAPOR_REMINDER_DAYS=zero in its environment:
+    `prepare` stops at the setting, and the notice goes out all the same (it reads only what it
+    needs: LAPOR_SMTP_URL, the sender, the outbox, the operators). It used to read every setting
+    and die on the same one: a night that never started was told to nobody."""
+    from lapor.runner import run_date
+    from lapor.settings import Settings
+
+    _, url, _ = scratch
+    smtp_url, mailbox = smtp_server
+    monkeypatch.setenv("LAPOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LAPOR_WAREHOUSE_URL", url)
+    monkeypatch.setenv("LAPOR_SMTP_URL", smtp_url)
+    monkeypatch.setenv("LAPOR_OPERATORS_EMAIL", OPERATORS)
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_ALERTS", raising=False)
+    settings = Settings.from_env()
+    monkeypatch.setenv("LAPOR_REMINDER_DAYS", "zero")
+    mailbox.clear()
+    log = tmp_path / "airflow.log"
+    outcome = run_date(settings, date(2021, 5, 27), tmp_path, log_file=log)
+
+    assert outcome.state == "failed"
+    assert "prepare (failed)" in outcome.failed_tasks, outcome.failed_tasks
+    (recipients, notice), = mailbox.messages
+    assert recipients == [OPERATORS]
+    assert notice["Subject"] == "[LAPOR! Jatim] Proses malam lapor_nightly gagal (2021-05-27)"
+    assert "prepare" in body(notice)
+
+
 def test_lapor_run_tells_the_operators_and_the_coordinator(scratch, smtp_server, tmp_path):
     """`lapor run` for a night whose prepare fails (a registry entry the pipeline refuses, with
     HTML in it): exit 1; the operators' failure notice through the connection `smtp_alerts`;

@@ -217,7 +217,9 @@ def _address(name: str, default: str) -> str:
 
 def operators_email() -> str:
     """Who gets the failure notice: LAPOR_OPERATORS_EMAIL, else the coordinator."""
-    return _address("LAPOR_OPERATORS_EMAIL", _address("LAPOR_COORDINATOR_EMAIL", DEFAULT_COORDINATOR_EMAIL))
+    if (os.environ.get("LAPOR_OPERATORS_EMAIL") or "").strip():
+        return _address("LAPOR_OPERATORS_EMAIL", DEFAULT_COORDINATOR_EMAIL)
+    return _address("LAPOR_COORDINATOR_EMAIL", DEFAULT_COORDINATOR_EMAIL)
 
 
 def _sender(name: str, default: str) -> str:
@@ -238,6 +240,19 @@ def _sender(name: str, default: str) -> str:
 def mail_from() -> str:
     """The sender of every mail: LAPOR_MAIL_FROM, else the project's."""
     return _sender("LAPOR_MAIL_FROM", DEFAULT_MAIL_FROM)
+
+
+def _home() -> Path:
+    home = Path(os.environ.get("LAPOR_HOME") or PROJECT_ROOT / ".lapor").expanduser().resolve()
+    if home.exists() and not home.is_dir():
+        raise SettingError(f"LAPOR_HOME={_echo(os.environ.get('LAPOR_HOME') or '')}: not a folder")
+    return home
+
+
+def failure_notice_transport() -> tuple[str | None, str, Path]:
+    """(LAPOR_SMTP_URL, the sender, the outbox) of the failure notice, each read on its own: a
+    night that failed because another setting is wrong is still told to the operators."""
+    return _smtp_url("LAPOR_SMTP_URL"), mail_from(), _home() / "outbox"
 
 
 def _web_url(name: str) -> str | None:
@@ -381,9 +396,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         """The settings in the environment, every one checked (`SettingError` names the first
         wrong one)."""
-        home = Path(os.environ.get("LAPOR_HOME") or PROJECT_ROOT / ".lapor").expanduser().resolve()
-        if home.exists() and not home.is_dir():
-            raise SettingError(f"LAPOR_HOME={os.environ.get('LAPOR_HOME')!r}: not a folder")
+        home = _home()
         exports = os.environ.get("LAPOR_EXPORTS_DIR")
         warehouse = (os.environ.get("LAPOR_WAREHOUSE_URL") or "").strip() or None
         if warehouse:
