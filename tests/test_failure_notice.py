@@ -31,14 +31,10 @@ def smtp_alerts_uri(smtp_url: str) -> str:
     return f"smtp://{host_port}?disable_ssl=true&disable_tls=true&from_email=airflow%40lapor.example"
 
 
-def test_a_night_for_a_refused_date_fails_at_prepare_and_the_operators_are_told(
-        scratch, smtp_server, tmp_path, monkeypatch):
-    """A run of the DAG for 2099-01-01 (as the UI or the REST API could trigger it): prepare
-    fails at once, no later step runs, nothing is written, and the operators get the notice
-    (no connection `smtp_alerts` here: through LAPOR_SMTP_URL)."""
-    from lapor.runner import run_date
-    from lapor.settings import Settings
-
+@pytest.fixture
+def night_without_connection(scratch, smtp_server, tmp_path, monkeypatch):
+    """A DAG night's environment with the operators' address and LAPOR_SMTP_URL, no connection
+    `smtp_alerts`: (the warehouse URL, the mailbox, emptied)."""
     _, url, _ = scratch
     smtp_url, mailbox = smtp_server
     monkeypatch.setenv("LAPOR_HOME", str(tmp_path / "home"))
@@ -47,6 +43,17 @@ def test_a_night_for_a_refused_date_fails_at_prepare_and_the_operators_are_told(
     monkeypatch.setenv("LAPOR_OPERATORS_EMAIL", OPERATORS)
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_ALERTS", raising=False)
     mailbox.clear()
+    return url, mailbox
+
+
+def test_a_night_for_a_refused_date_fails_at_prepare_and_the_operators_are_told(night_without_connection, tmp_path):
+    """A run of the DAG for 2099-01-01 (as the UI or the REST API could trigger it): prepare
+    fails at once, no later step runs, nothing is written, and the operators get the notice
+    (no connection `smtp_alerts` here: through LAPOR_SMTP_URL)."""
+    from lapor.runner import run_date
+    from lapor.settings import Settings
+
+    url, mailbox = night_without_connection
     log = tmp_path / "airflow.log"
     outcome = run_date(Settings.from_env(), date(2099, 1, 1), tmp_path, log_file=log)
 
@@ -63,8 +70,8 @@ def test_a_night_for_a_refused_date_fails_at_prepare_and_the_operators_are_told(
         assert conn.execute("select count(*) from quality.run_status").fetchone()[0] == 0
 
 
-def test_a_night_stopped_by_a_wrong_setting_is_still_told_to_the_operators(
-        scratch, smtp_server, tmp_path, monkeypatch):
+def test_a_night_stopped_by_a_wrong_setting_is_still_told_to_the_operators(night_without_connection, tmp_path,
+                                                                           monkeypatch):
     """A deployment's scheduler runs the DAG with LAPOR_REMINDER_DAYS=zero in its environment:
     `prepare` stops at the setting, and the notice goes out all the same (it reads only what it
     needs: LAPOR_SMTP_URL, the sender, the outbox, the operators). It used to read every setting
@@ -72,16 +79,9 @@ def test_a_night_stopped_by_a_wrong_setting_is_still_told_to_the_operators(
     from lapor.runner import run_date
     from lapor.settings import Settings
 
-    _, url, _ = scratch
-    smtp_url, mailbox = smtp_server
-    monkeypatch.setenv("LAPOR_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("LAPOR_WAREHOUSE_URL", url)
-    monkeypatch.setenv("LAPOR_SMTP_URL", smtp_url)
-    monkeypatch.setenv("LAPOR_OPERATORS_EMAIL", OPERATORS)
-    monkeypatch.delenv("AIRFLOW_CONN_SMTP_ALERTS", raising=False)
+    _, mailbox = night_without_connection
     settings = Settings.from_env()
     monkeypatch.setenv("LAPOR_REMINDER_DAYS", "zero")
-    mailbox.clear()
     log = tmp_path / "airflow.log"
     outcome = run_date(settings, date(2021, 5, 27), tmp_path, log_file=log)
 
