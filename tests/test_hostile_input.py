@@ -213,6 +213,30 @@ def _loader_raises(folder: Path, outside: Path) -> None:
     write(folder / f"complaints/{DS}.csv", HEADER + "\n" + good_rows("35.22"))
 
 
+def _end_marker_line(folder: Path, outside: Path) -> None:
+    """A line that reads as the CSV reader's own end-of-file marker once was: every row after it
+    was dropped without a word."""
+    write(folder / f"complaints/{DS}.csv", HEADER + "\n" + good_rows("35.23", 2)
+          + "\x00lapor:end-of-file\x00\n" + "35239101,Proses,21/05/2021 08:00,24/05/2021,,,Sesudah,Pengaduan\n")
+
+
+def _edge_date(folder: Path, outside: Path) -> None:
+    """Year 1 with a zone east of WIB: moved to WIB it falls before the calendar's first day."""
+    write(folder / f"complaints/{DS}.csv", HEADER + "\n" + good_rows("35.24", 2)
+          + "35249001,Proses,0001-01-01T00:00:00+08:00,,,,Tanggal tepi,Pengaduan\n")
+
+
+def _followup_year_zero(folder: Path, outside: Path) -> None:
+    write(folder / f"complaints/{DS}.csv", HEADER + "\n" + good_rows("35.25"))
+    write(folder / "followup/0000-04_2021-05-27.csv", "ID Laporan,Tanggal Tindak Lanjut\n35250000,26/05/2021\n")
+
+
+def _followup_month_after_submission(folder: Path, outside: Path) -> None:
+    write(folder / f"complaints/{DS}.csv", HEADER + "\n" + good_rows("35.26"))
+    write(folder / "followup/9999-12_2021-05-27.csv", "ID Laporan,Tanggal Tindak Lanjut\n35260000,26/05/2021\n")
+    write(folder / "followup/2021-04_1900-01-01.csv", "ID Laporan,Tanggal Tindak Lanjut\n35260000,26/05/2021\n")
+
+
 CASES = [
     Case("35.02", "NUL byte in a CSV cell", "control_character", "rejected_rows", None, _nul_csv),
     Case("35.03", "CSV with 10,000 columns", "too_many_columns", "rejected_files", "export_unreadable", _wide_csv),
@@ -223,6 +247,13 @@ CASES = [
     Case("35.07", "XLSX zip bomb (a few hundred KB unpacking to a 20 MB cell)", "cell_too_large",
          "rejected_files", "export_unreadable", _xlsx_bomb),
     Case("35.08", "XLSX with 5,000 columns", "too_many_columns", "rejected_files", "export_unreadable", _xlsx_wide),
+    Case("35.23", "a line that reads like the CSV reader's end-of-file marker (with NULs)", "control_character",
+         "rejected_rows", None, _end_marker_line),
+    Case("35.24", "a date of year 1 with a zone east of WIB", "unreadable_date", "rejected_rows", None, _edge_date),
+    Case("35.25", "follow-up report named for year 0000", "misnamed_file", "input_warnings", None,
+         _followup_year_zero),
+    Case("35.26", "follow-up report on a month that begins after its submission day", "misnamed_file",
+         "input_warnings", None, _followup_month_after_submission),
     Case("35.09", "NUL in a JSON value", "control_character", "rejected_rows", None, _json_nul),
     Case("35.10", "huge JSON string (300,000 characters)", "cell_too_large", "rejected_files",
          "export_unreadable", _json_huge),
@@ -372,6 +403,7 @@ def test_rows_around_a_bad_row_load(hostile_night):
                                              "order by tracking_id")]
         original = conn.execute("select original from quality.rejected_rows where agency_code = '35.02'").fetchone()[0]
     assert loaded["35.02"] == 3 and loaded["35.09"] == 1
+    assert loaded["35.23"] == 3 and loaded["35.24"] == 2  # the row after the marker line too
     assert titles == ["Pelapor André", "Café rusak"]  # UTF-8 read as UTF-8, the stray byte as cp1252
     assert original["Judul"] == "Isi\ufffddengan NUL"
 
@@ -407,6 +439,9 @@ def test_warnings_for_what_was_not_read(hostile_night):
         assert files.get(name) == code, warnings
     assert files.get(f"35.13/complaints/{HTML}.csv") == "misnamed_file"
     assert files.get(f"35.14/complaints/{DS}.csv\\n") == "misnamed_file"  # the newline shown as an escape
+    for name in ("35.25/followup/0000-04_2021-05-27.csv", "35.26/followup/9999-12_2021-05-27.csv",
+                 "35.26/followup/2021-04_1900-01-01.csv"):
+        assert files.get(name) == "misnamed_file", warnings
     text, html = _digest(hostile_night)
     assert "99.99" in text and HTML in text
     assert HTML not in html and "&lt;img src=x onerror=alert(2)&gt;" in html

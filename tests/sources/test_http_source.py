@@ -40,6 +40,9 @@ def drop(tmp_path) -> Path:
         _write(base / "followup" / "2021-04_2021-05-24.json", b'[{"ID Laporan": 1}]')
         _write(base / "followup" / "2021-05_2021-06-07.csv", b"after the day\n")               # S > day
         _write(base / "followup" / "notes.txt", b"not a report\n")
+        # not a month, or a month begun after the day named as submitted: ignored by both
+        _write(base / "followup" / "0000-04_2021-05-20.csv", b"ID Laporan,Tanggal Tindak Lanjut\n1,05/05/2021\n")
+        _write(base / "followup" / "9999-12_2021-05-20.csv", b"ID Laporan,Tanggal Tindak Lanjut\n1,05/05/2021\n")
     # 35.78 left two complaints files for the day: the newer one is the delivery
     _write(root / "35.78" / "complaints" / "2021-05-24.csv", b"old\n", mtime=now - 3600)
     _write(root / "35.78" / "complaints" / "2021-05-24.json", b'[{"ID Laporan": "9"}]', mtime=now)

@@ -13,6 +13,7 @@ import codecs
 import csv
 import itertools
 import json
+import secrets
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -183,8 +184,11 @@ def _sniff_delimiter(line: str, schema: Schema) -> str:
 
 # Fed to the CSV reader after the last line: it comes back as a record of its own unless
 # the file ends inside a quoted field, which would otherwise swallow the rest of the file
-# into one cell without a word.
-_END = "\x00lapor:end-of-file\x00"
+# into one cell without a word. Drawn at random for each file read, so that no file can hold
+# it: a fixed marker written into a file as a line of its own ended the reading there, and
+# every row after it was gone without a word.
+def _end_marker() -> str:
+    return f"\x00lapor:end-of-file:{secrets.token_hex(16)}\x00"
 
 
 def _csv_table(path: Path, schema: Schema, limits: Limits) -> Iterator[TableItem]:
@@ -207,11 +211,12 @@ def _csv_table(path: Path, schema: Schema, limits: Limits) -> Iterator[TableItem
             if first is None:
                 raise FileRejected("no_header", "The file is empty: it has no header row.")
             csv.field_size_limit(limits.max_cell_chars)
+            end = _end_marker()
             reader = csv.reader(
-                itertools.chain([first], lines, [_END]), delimiter=_sniff_delimiter(first, schema)
+                itertools.chain([first], lines, [end]), delimiter=_sniff_delimiter(first, schema)
             )
             header = next(reader)
-            if header and header[-1].endswith(_END):
+            if header and header[-1].endswith(end):
                 raise FileRejected("unreadable_file", "A quoted field in the header line is never closed.")
             yield resolve_header(list(header), schema, "The header line", limits)
             if stray:
@@ -225,8 +230,8 @@ def _csv_table(path: Path, schema: Schema, limits: Limits) -> Iterator[TableItem
                 previous = reader.line_num
                 if len(cells) > max_columns:
                     raise _too_many_columns(len(cells), f"The record starting on line {start}", limits)
-                if cells and cells[-1].endswith(_END):
-                    if len(cells) == 1 and cells[0] == _END:
+                if cells and cells[-1].endswith(end):
+                    if len(cells) == 1 and cells[0] == end:
                         break
                     raise FileRejected(
                         "unreadable_file",

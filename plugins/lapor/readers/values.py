@@ -193,7 +193,10 @@ def parse_datetime(value: Cell) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=WIB) if value.tzinfo is None else value.astimezone(WIB)
+        try:
+            return value.replace(tzinfo=WIB) if value.tzinfo is None else value.astimezone(WIB)
+        except OverflowError:  # a moment at the very edge of the calendar, moved to WIB
+            raise UnreadableValue(f"{value.isoformat()!r} is not a readable date") from None
     if isinstance(value, date):
         return datetime.combine(value, time(), tzinfo=WIB)
     return _parse_datetime_text(value)
@@ -218,6 +221,6 @@ def _parse_datetime_text(value: str) -> datetime | None:
             month = MONTHS.get(month_name.casefold())
             if month is not None:
                 return _at(int(year), month, int(day), hh, mm, ss)
-    except ValueError:  # day 31 in a 30-day month, hour 25, ...
+    except (ValueError, OverflowError):  # day 31 in a 30-day month, hour 25, year 1 moved to WIB, ...
         pass
     raise UnreadableValue(f"{text!r} is not a readable date")

@@ -54,6 +54,21 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
+def followup_dates(name: str) -> tuple[date, date] | str:
+    """(the month reported on, the day submitted) that a follow-up report's file name
+    `<YYYY-MM>_<YYYY-MM-DD>.<ext>` gives, or why it gives none (a text to follow the name)."""
+    match = FOLLOWUP_NAME.fullmatch(name)
+    submitted = _parse_day(match[3]) if match else None
+    period = _parse_day(f"{match[1]}-{match[2]}-01") if match else None
+    if submitted is None or period is None:
+        return ("is not named <YYYY-MM>_<YYYY-MM-DD>.<ext> (the month reported on and the day it was "
+                "submitted, both real dates)")
+    if period > submitted:  # a report on a month that had not begun when it was submitted
+        return (f"reports on {period:%Y-%m}, a month that begins after the day it names as submitted "
+                f"({submitted.isoformat()})")
+    return period, submitted
+
+
 @dataclass(frozen=True)
 class Warning_:
     """Something in the drop folder that was not read and should be looked at."""
@@ -164,13 +179,11 @@ def scan_agency(exports_dir: Path, agency_code: str, run_date: date) -> AgencySc
     if _folder(folder, f"{agency_code}/followup", agency_code, warnings):
         for entry in _entries(folder):
             relpath = f"{agency_code}/followup/{shown_name(entry.name)}"
-            match = FOLLOWUP_NAME.fullmatch(entry.name)
-            submitted = _parse_day(match[3]) if match else None
-            if not match or submitted is None or not 1 <= int(match[2]) <= 12:
-                warnings.append(Warning_("misnamed_file", relpath, f"{relpath} is not named "
-                                         "<YYYY-MM>_<YYYY-MM-DD>.<ext> (the month reported on and the day "
-                                         "it was submitted, both real dates); it was not read.", agency_code))
+            dates = followup_dates(entry.name)
+            if isinstance(dates, str):
+                warnings.append(Warning_("misnamed_file", relpath, f"{relpath} {dates}; it was not read.", agency_code))
                 continue
+            period, submitted = dates
             if submitted > run_date:
                 continue
             path = folder / entry.name
@@ -178,8 +191,7 @@ def scan_agency(exports_dir: Path, agency_code: str, run_date: date) -> AgencySc
             if refused is None and not _inside(path, exports_dir):
                 refused = ("outside_drop_folder", f"{relpath} resolves to a place outside the drop folder; "
                                                   "it was not read.")
-            followups.append(SourceFile("followup", agency_code, relpath, path, submitted,
-                                        date(int(match[1]), int(match[2]), 1), refused))
+            followups.append(SourceFile("followup", agency_code, relpath, path, submitted, period, refused))
     for warning in warnings:
         log.warning("%s", warning.reason)
     return AgencyScan(chosen, followups, warnings)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from lapor.sources.folder import COMPLAINTS_NAME, FOLLOWUP_NAME, SourceFile
+from lapor.sources.folder import COMPLAINTS_NAME, FOLLOWUP_NAME, SourceFile, followup_dates, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -299,22 +299,17 @@ def fetch_agency_files(base_url: str, agency_code: str, run_date: date, cache_di
     seen: set[str] = set()
     for entry in sorted(checked("followup", client.listing("followup", run_date, per_page)),
                         key=lambda e: e["name"]):
-        match = FOLLOWUP_NAME.fullmatch(entry["name"])
-        year, month = int(match[1]), int(match[2])
-        try:
-            submitted = date.fromisoformat(match[3])
-        except ValueError:
-            submitted = None
-        if submitted is None or not 1 <= month <= 12:
-            log.warning("%s: follow-up report %s: the month or the submission day is not a real date; ignored",
-                        agency_code, entry["name"])
+        dates = followup_dates(entry["name"])
+        if isinstance(dates, str):
+            log.warning("%s: follow-up report %s %s; ignored", agency_code, shown_name(entry["name"]), dates)
             continue
+        period, submitted = dates
         if submitted > run_date or entry["name"] in seen:
             continue          # the server should not list it; the run for D sees only S <= D
         seen.add(entry["name"])
         path = _fetch(client, base, "followup", entry)
         followups.append(SourceFile("followup", agency_code, f"{agency_code}/followup/{entry['name']}",
-                                    path, submitted, date(year, month, 1)))
+                                    path, submitted, period))
     log.info("%s %s: export API gave %s and %d follow-up report(s)", agency_code, run_date,
              complaints.relpath if complaints else "no complaints export", len(followups))
     return complaints, followups
