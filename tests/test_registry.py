@@ -40,6 +40,8 @@ def test_the_shipped_registry_and_a_windows_saved_copy_are_read(tmp_path):
     ("35.16,Kabupaten Mojokerto\x1b[31m,kabupaten,,,admin@mojokertokab.example,folder,\n", 3, "agency_name", "U+001B"),
     ("35.16,Kabupaten Mojokerto\u2028,kabupaten,,,admin@mojokertokab.example,folder,\n", 3, "agency_name", "U+2028"),
     ("35.16,Kabupaten Mojokerto\x85,kabupaten,,,admin@mojokertokab.example,folder,\n", 3, "agency_name", "U+0085"),
+    # a right-to-left override: "Kabupaten \u202eotrekojoM" shows as another name
+    ("35.16,Kabupaten \u202eotrekojoM,kabupaten,,,admin@mojokertokab.example,folder,\n", 3, "agency_name", "U+202E"),
 ])
 def test_a_control_character_in_any_value_is_refused_with_file_line_and_column(tmp_path, row, line, column, what):
     path = registry(tmp_path, row)
@@ -81,6 +83,23 @@ def test_a_row_with_more_values_than_the_header_is_refused(tmp_path):
     path = registry(tmp_path, "35.16,Kabupaten Mojokerto, Jawa Timur,kabupaten,,,admin@mojokertokab.example,folder,\n")
     with pytest.raises(RegistryError, match=r", line 3: 9 values, the header names 8"):
         load_registry(path)
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
+    """A second admin_email column used to win silently: the agency's mail went to its value."""
+    path = tmp_path / "agencies.csv"
+    path.write_text(HEADER.rstrip("\n") + ",admin_email\n" + GOOD.rstrip("\n") + ",attacker@evil.example\n")
+    with pytest.raises(RegistryError, match=r", line 1: the column\(s\) admin_email appear more than once"):
+        load_registry(path)
+
+
+def test_a_huge_value_is_refused_without_being_quoted(tmp_path):
+    path = registry(tmp_path, f"35.16,Kabupaten {'é' * 100_000},kabupaten,,,admin@mojokertokab.example,folder,\n")
+    with pytest.raises(RegistryError) as raised:
+        load_registry(path)
+    message = str(raised.value)
+    assert ", line 3, column agency_name: 100,010 characters, more than the 1,000" in message
+    assert len(message) < 500
 
 
 def test_a_registry_that_is_not_utf8_is_refused_not_a_traceback(tmp_path):

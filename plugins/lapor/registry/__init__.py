@@ -47,6 +47,12 @@ class Agency:
 # and the warehouse: none may hold a control character (CR, LF, NUL, TAB, any other C0, DEL,
 # C1) nor a Unicode line or paragraph separator.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidirectional formatting characters: a name that holds one can display as another
+# ("\u202e" turns the text after it around), in the digest, the report and a mail's subject.
+BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# The longest value a registry cell may hold: agency names, SK numbers and addresses are short,
+# and a cell of megabytes would be carried into every mail and page of the agency.
+MAX_VALUE_CHARS = 1000
 # One plain address, local@domain, ASCII: no display name, no list, no comment, no quoting
 # (an internationalized domain is written in its xn-- form).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -109,6 +115,10 @@ def _read_registry(path: Path, data: bytes) -> list[Agency]:
             for value in header:
                 if CONTROL.search(value):
                     raise RegistryError(f"{path}, line 1: the header {value!r} holds a control character")
+            twice = sorted({f for f in fields if f and fields.count(f) > 1})
+            if twice:
+                raise RegistryError(f"{path}, line 1: the column(s) {', '.join(twice)} appear more than once "
+                                    "in the header (which one holds the agency's value?)")
             seen: set[str] = set()
             while True:
                 line = reader.line_num + 1                  # where the next record starts
@@ -122,7 +132,10 @@ def _read_registry(path: Path, data: bytes) -> list[Agency]:
                                         f"{len(fields)} (a comma in an unquoted value?)")
                 row = dict(zip(fields, values))
                 for column, value in row.items():
-                    bad = CONTROL.search(value)
+                    if len(value) > MAX_VALUE_CHARS:
+                        raise RegistryError(f"{path}, line {line}, column {column}: {len(value):,} characters, "
+                                            f"more than the {MAX_VALUE_CHARS:,} a registry value may hold")
+                    bad = CONTROL.search(value) or BIDI.search(value)
                     if bad:
                         raise RegistryError(f"{path}, line {line}, column {column}: a control character "
                                             f"({_control_name(bad.group())}) in {value!r}")
