@@ -124,7 +124,10 @@ VALID = [
     (["demo", "--help"], 0, "LAPOR_HOME/sample-exports"),
     (["run", "--date", "2021-05-24", "--exports", "{drop}"], 0, "1 of 1 run(s) succeeded"),
     (["backfill", "--start", "2021-05-25", "--end", "2021-05-25", "--exports", "{drop}"], 0,
-     "1 of 1 run(s) succeeded"),
+     "  2021-05-25: "),
+    # a folder that is not the drop folder (the sample's parent): every export missing, said loudly
+    (["run", "--date", "2021-05-28", "--exports", "{base}"], 0,
+     "Warning: no registered agency's complaints export for 2021-05-28 was in"),
 ]
 WRONG = [
     (["nosuch"], "'nosuch'"),

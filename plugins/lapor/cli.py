@@ -129,8 +129,49 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     outcomes = runner.run_days(settings, days, exports, runner.DAG_ID, log_file)
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} run(s) succeeded. Logs: {log_file}")
+    _print_nights(settings, days, exports)
     _print_input_warnings(settings, days)
     return 1 if failed else 0
+
+
+SUMMARY_DAYS = 10  # a backfill's summary shows its last nights, one line each
+
+
+def _print_nights(settings: Settings, days: list[date], exports: Path) -> None:
+    """Each night in one line: the findings open, by check, and the e-mails about it; then where
+    the e-mails and the report are. A working day on which no registered agency's export was in
+    the drop folder is said loudly: most likely `--exports` is not the drop folder."""
+    from lapor.report import report_path
+    from lapor.warehouse import connect, warehouse_url
+
+    try:
+        with connect(warehouse_url(settings)) as conn:
+            agencies = conn.execute("select count(*) from ref.agencies").fetchone()[0]
+            findings = conn.execute(
+                "select run_date, check_name, count(*) from quality.check_results "
+                "where run_date = any(%s) and not passed group by 1, 2 order by 1, 3 desc, 2", (days,)).fetchall()
+            mails = dict(conn.execute("select run_date, count(*) from quality.alerts_sent "
+                                      "where run_date = any(%s) group by 1", (days,)).fetchall())
+    except Exception:  # the runs' own outcome is already printed; this is a summary
+        return
+    by_day: dict[date, list[tuple[str, int]]] = {}
+    for day, check, count in findings:
+        by_day.setdefault(day, []).append((check, count))
+    shown = days[-SUMMARY_DAYS:]
+    if len(days) > len(shown):
+        print(f"  … {len(days) - len(shown)} earlier night(s) (quality.check_results)")
+    for day in shown:
+        checks = by_day.get(day, [])
+        total = sum(n for _, n in checks)
+        detail = f" ({', '.join(f'{c} {n}' for c, n in checks)})" if checks else ""
+        print(f"  {day}: {total} finding(s){detail}; {mails.get(day, 0)} e-mail(s)")
+    for day in shown:
+        if agencies and dict(by_day.get(day, [])).get("export_missing") == agencies:
+            print(f"Warning: no registered agency's complaints export for {day} was in {exports}. If that is "
+                  f"not the drop folder, run {day} again with the right --exports: its findings and "
+                  "e-mails stand until then.")
+    print(f"E-mails: {'sent through LAPOR_SMTP_URL' if settings.smtp_url else settings.outbox_dir}; "
+          f"report: {report_path(settings, days[-1])}")
 
 
 def _print_input_warnings(settings: Settings, days: list[date]) -> None:
@@ -245,7 +286,9 @@ def cmd_generate_sample(args: argparse.Namespace, settings: Settings) -> int:
           f"nightly exports {summary.get('start')} to {summary.get('end')}")
     print(f"  {files.get('total', '?')} files: {files.get('complaints', '?')} complaints exports, "
           f"{files.get('followup', '?')} follow-up reports")
-    print(f"Next: lapor run --date {summary.get('end')} --exports {args.out}")
+    from lapor.demo_run import lapor_command
+
+    print(f"Next: {lapor_command()} run --date {summary.get('end')} --exports {args.out}")
     return 0
 
 

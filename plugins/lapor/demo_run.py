@@ -86,6 +86,23 @@ def summary_text(settings: Settings, days: list[date]) -> str:
     return "\n".join(lines)
 
 
+def lapor_command() -> str:
+    """How to call this `lapor` again from here: `lapor` when that is the one on PATH, else its
+    path (`.venv/bin/lapor` after `make demo`, whose `.venv` is not on PATH)."""
+    import os
+    import shutil
+    import sys
+
+    me = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if me is None or me.name != "lapor":
+        return "lapor"
+    found = shutil.which("lapor")
+    if found and Path(found).resolve() == me:
+        return "lapor"
+    relative = os.path.relpath(me)
+    return relative if not relative.startswith("..") else str(me)
+
+
 def run_demo(settings: Settings, first: date, last: date, write_exports: Callable[[Path], object]) -> int:
     """The nightly DAG for every day from `first` to `last` over the drop folder that
     `write_exports` writes (the sample generator of lapor.dev, which `lapor demo` passes in: no
@@ -106,10 +123,11 @@ def run_demo(settings: Settings, first: date, last: date, write_exports: Callabl
     print()
     print(summary_text(settings, days))
     print(f"\nFull log: {log_file}")
+    lapor = lapor_command()
     print("\nNext (README, \"After the demo\"):\n"
-          f"  lapor run --date {SEED_DATE} --exports {exports}   re-run a day of the demo\n"
-          "  lapor psql                                        a SQL shell on the warehouse\n"
-          "  lapor dbt -- build --select fct_complaints         dbt with the nightly run's settings")
+          f"  {lapor} run --date {SEED_DATE} --exports {exports}   re-run a day of the demo\n"
+          f"  {lapor} psql                                        a SQL shell on the warehouse\n"
+          f"  {lapor} dbt -- build --select fct_complaints         dbt with the nightly run's settings")
     if failed:
         print(f"\n{len(failed)} run(s) failed: " + "; ".join(f"{o.run_date}: {', '.join(o.failed_tasks)}"
                                                        for o in failed))
