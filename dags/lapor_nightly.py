@@ -41,7 +41,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
 
 # The DAG's id, schedule, pool and time zone are defined once, in lapor.settings (standard
 # library only: importing it costs a parse nothing), and read by the runner and the tests too.
-from lapor.settings import (DAG_ID, DEFAULT_POOL_SLOTS, NIGHTLY_CRON, SOURCES_POOL, TIMEZONE, mail_from,
+from lapor.settings import (DAG_ID, NIGHTLY_CRON, SOURCES_POOL, TIMEZONE, mail_from,
                             operators_email)
 
 WIB = TIMEZONE
@@ -243,9 +243,9 @@ def lapor_nightly():
 
     # The pool `lapor_sources` bounds how many agencies are fetched and loaded at once across
     # every run and worker (set at every `lapor run`, and by the compose init service; size
-    # LAPOR_SOURCES_POOL_SLOTS).
-    @task(pool=SOURCES_POOL, max_active_tis_per_dag=DEFAULT_POOL_SLOTS, retries=2, retry_delay=timedelta(seconds=30),
-          multiple_outputs=False)
+    # LAPOR_SOURCES_POOL_SLOTS). It is the only bound of the project's: a cap of the task's own
+    # (max_active_tis_per_dag) would make a pool larger than it useless.
+    @task(pool=SOURCES_POOL, retries=2, retry_delay=timedelta(seconds=30), multiple_outputs=False)
     def ingest_agency(agency_code: str) -> dict:
         from lapor import pipeline
 

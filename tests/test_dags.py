@@ -44,6 +44,12 @@ def test_nightly_dag_shape():
     # each task's result is one XCom: a `-> dict` task would also push each key as its own XCom,
     # one execution-API request each, per agency and night (tests/test_seed_scenario.py counts them)
     assert [t.task_id for t in dag.tasks if getattr(t, "multiple_outputs", False)] == []
+    # the pool lapor_sources (LAPOR_SOURCES_POOL_SLOTS) bounds the agencies loaded at once: no
+    # cap of the task's own below it (one of 8 made a pool of 16 no faster)
+    from lapor.settings import SOURCES_POOL
+
+    assert tasks["ingest_agency"].pool == SOURCES_POOL
+    assert tasks["ingest_agency"].max_active_tis_per_dag is None
 
 
 def _nightly_module():
