@@ -138,6 +138,7 @@ WRONG = [
     (["run", "--date", "2021-02-30"], "30 February 2021 does not exist"),
     (["run", "--date", "2099-01-01"], "2099-01-01 is after today"),
     (["run", "--date", "2021-05-27", "--exports", "/nonexistent/drop"], "/nonexistent/drop: no such folder"),
+    (["run", "--date", "2021-05-27", "--exports", "/etc/passwd"], "/etc/passwd: not a folder"),
     (["backfill", "--start", "2021-05-28", "--end", "2021-05-27", "--exports", "{drop}"],
      "--end 2021-05-27 is before --start 2021-05-28"),
     (["backfill", "--start", "2021-05-27", "--end", "2021-5-28"], "'2021-5-28'"),

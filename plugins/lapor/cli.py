@@ -21,7 +21,7 @@ EXAMPLES = """\
 examples:
   lapor demo                                   the sample drop folder and the demo period, end to end
   lapor run --date 2021-05-27 --exports .lapor/sample-exports
-  lapor backfill --start 2021-05-24 --end 2021-05-28
+  lapor backfill --start 2021-05-24 --end 2021-05-28 --exports .lapor/sample-exports
   lapor warehouse-url --bi                     the URL a BI tool connects with
   lapor dbt -- build --select fct_complaints   dbt with the nightly run's profile and --vars
   eval "$(lapor dbt-env)" && dbt ls            dbt by hand, in this shell
@@ -74,7 +74,7 @@ def _run_date(text: str) -> date:
 def _folder(text: str) -> Path:
     path = Path(text).expanduser().resolve()
     if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+        raise argparse.ArgumentTypeError(f"{text}: {'not a folder' if path.exists() else 'no such folder'}")
     return path
 
 

@@ -24,7 +24,7 @@ def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:
     return out
 
 
-def _shorten(details: str, width: int = 140) -> str:
+def _shorten(details: str, width: int = 220) -> str:
     """A finding's details on one summary line: cut at a word, marked with an ellipsis."""
     details = " ".join(details.split())
     if len(details) <= width:
