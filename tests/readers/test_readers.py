@@ -231,6 +231,16 @@ def test_csv_unclosed_quote_rejects_the_file_instead_of_swallowing_rows() -> Non
     )
 
 
+def test_csv_a_header_too_wide_to_split_by_the_other_delimiter_is_too_many_columns(tmp_path: Path) -> None:
+    """A header of 100,000 columns is one cell of 1.2 million characters when split by `;`:
+    the reader tried that while choosing the delimiter and said `cell_too_large`."""
+    path = tmp_path / "wide.csv"
+    path.write_text("ID Laporan,Status," + ",".join(f"Kolom {i}" for i in range(100_000)) + "\n1,Baru\n")
+    with pytest.raises(FileRejected) as caught:
+        list(read_complaints(path))
+    assert caught.value.reason_code == "too_many_columns", caught.value.reason
+
+
 def test_csv_alias_headers_in_odd_case_and_punctuation() -> None:
     items = complaints("aliases.csv")
     assert len(items) == 1

@@ -176,7 +176,10 @@ def _detect_encoding(path: Path) -> tuple[str, str, int]:
 def _sniff_delimiter(line: str, schema: Schema) -> str:
     """`,` or `;`: whichever splits the header line into more recognised columns."""
     def score(delimiter: str) -> tuple[int, int]:
-        cells = next(csv.reader([line], delimiter=delimiter), [])
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+        except csv.Error:  # split by the wrong one, a wide header is one cell over the size limit
+            return -1, 0
         return schema.recognised(cells), len(cells)
 
     return max((",", ";"), key=score)  # max keeps the first on a tie: ","
