@@ -237,6 +237,12 @@ def _followup_month_after_submission(folder: Path, outside: Path) -> None:
     write(folder / "followup/2021-04_1900-01-01.csv", "ID Laporan,Tanggal Tindak Lanjut\n35260000,26/05/2021\n")
 
 
+def _long_name(folder: Path, outside: Path) -> None:
+    """The export day and a 240-letter extension: a name the drop folder holds, but the landing
+    zone's `<sha256>-<name>` would pass the file system's 255 bytes."""
+    write(folder / f"complaints/{DS}.{'x' * 240}", HEADER + "\n" + good_rows("35.27"))
+
+
 CASES = [
     Case("35.02", "NUL byte in a CSV cell", "control_character", "rejected_rows", None, _nul_csv),
     Case("35.03", "CSV with 10,000 columns", "too_many_columns", "rejected_files", "export_unreadable", _wide_csv),
@@ -254,6 +260,8 @@ CASES = [
          _followup_year_zero),
     Case("35.26", "follow-up report on a month that begins after its submission day", "misnamed_file",
          "input_warnings", None, _followup_month_after_submission),
+    Case("35.27", "a file name of 251 characters (a 240-letter extension)", "unreadable_file", "rejected_files",
+         "export_unreadable", _long_name),
     Case("35.09", "NUL in a JSON value", "control_character", "rejected_rows", None, _json_nul),
     Case("35.10", "huge JSON string (300,000 characters)", "cell_too_large", "rejected_files",
          "export_unreadable", _json_huge),

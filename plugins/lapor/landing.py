@@ -54,6 +54,23 @@ def open_regular(source: SourceFile, limits: Limits) -> int:
     return fd
 
 
+NAME_MAX = 255  # bytes of one file name, on the file systems the landing zone lives on
+
+
+def _kept_name(sha: str, name: str) -> str:
+    """`<sha256>-<original name>`, cut to NAME_MAX bytes: a drop-folder name near the limit
+    (a 240-letter extension) made landing fail on "File name too long". An extension of at
+    most 16 bytes is kept, so the reader still knows the file's kind."""
+    room = NAME_MAX - len(sha) - 1
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= room:
+        return f"{sha}-{name}"
+    suffix = Path(name).suffix
+    suffix = suffix if len(suffix.encode("utf-8", "surrogateescape")) <= 16 else ""
+    head = raw[:room - len(suffix.encode("utf-8", "surrogateescape"))].decode("utf-8", "ignore")
+    return f"{sha}-{head}{suffix}"
+
+
 def land(source: SourceFile, landing_dir: Path, limits: Limits | None = None) -> LandedFile:
     """Copy the file into the landing zone (streaming), unless the same bytes are there already.
 
@@ -79,7 +96,7 @@ def land(source: SourceFile, landing_dir: Path, limits: Limits | None = None) ->
             out.flush()
             os.fsync(out.fileno())
         sha = digest.hexdigest()
-        target = folder / f"{sha}-{source.path.name}"  # the name was listed from a folder: no "/"
+        target = folder / _kept_name(sha, source.path.name)  # listed from a folder: no "/"
         if target.exists():
             os.unlink(tmp_name)
         else:
