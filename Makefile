@@ -23,5 +23,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/lapor bench
 
+# Stops the embedded warehouses under .lapor first (the demo's, and a benchmark's), so that no
+# PostgreSQL server is left running on files that are gone.
 clean-demo:
+	-@for home in .lapor .lapor/bench-*; do \
+		if [ -d "$$home/pgdata" ] && [ -x $(BIN)/lapor ]; then \
+			env -u LAPOR_WAREHOUSE_URL LAPOR_HOME="$(CURDIR)/$$home" $(BIN)/lapor warehouse-stop; \
+		fi; \
+	done
 	rm -rf .lapor
