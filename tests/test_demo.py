@@ -130,10 +130,12 @@ def test_the_demo_sends_a_handful_of_mails_and_says_how_many(demo):
         assert conn.execute("select count(*) from quality.alerts_sent").fetchone()[0] == len(messages)
 
 
-def test_the_summary_cuts_long_details_at_a_word(demo):
+def test_the_summary_cuts_long_details_and_keeps_their_last_part(demo):
+    """Sidoarjo's details are cut in the middle: the line stays short and still says since when
+    the agency has been silent (a cut at the end lost that date)."""
     summary, _, _ = demo
     line = next(x for x in summary.splitlines() if x.startswith("    - Kabupaten Sidoarjo (35.15): 0 new complaint"))
-    assert line.endswith(" …") and len(line) < 200, line
+    assert len(line) < 200 and "; …; " in line and line.endswith("none since 2021-05-21"), line
 
 
 def test_the_summary_shows_no_password(demo):

@@ -24,11 +24,16 @@ def _flagged(conn, day: date) -> dict[str, list[tuple[str, str, str]]]:
     return out
 
 
-def _shorten(details: str, width: int = 220) -> str:
-    """A finding's details on one summary line: cut at a word, marked with an ellipsis."""
+def _shorten(details: str, width: int = 140) -> str:
+    """A finding's details on one summary line: cut at a word, marked with an ellipsis. Details
+    of several parts ("…; …; none since 2021-05-21") keep their first and last parts when those
+    fit, the last being the most telling (the day an agency went silent)."""
     details = " ".join(details.split())
     if len(details) <= width:
         return details
+    parts = details.split("; ")
+    if len(parts) > 2 and len(parts[0]) + len(parts[-1]) + 5 <= width:
+        return f"{parts[0]}; …; {parts[-1]}"
     return details[:width - 1].rsplit(" ", 1)[0] + " …"
 
 
