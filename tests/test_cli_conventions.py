@@ -127,7 +127,8 @@ VALID = [
      "  2021-05-25: "),
     # a folder that is not the drop folder (the sample's parent): every export missing, said loudly
     (["run", "--date", "2021-05-28", "--exports", "{base}"], 0,
-     "Warning: no registered agency's complaints export for 2021-05-28 was in"),
+     ("Warning: no registered agency's complaints export for 2021-05-28 was in",
+      "2021-05-28 drop: unregistered_folder: 'drop' in the drop folder is not the folder of a registered")),
 ]
 WRONG = [
     (["nosuch"], "'nosuch'"),
@@ -187,8 +188,9 @@ def test_every_command_with_valid_and_wrong_input(user):
         if code is not None and proc.returncode != code:
             problems.append(f"lapor {shown}: exit {proc.returncode}, expected {code}:\n"
                             f"{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
-        if told not in proc.stdout + proc.stderr:
-            problems.append(f"lapor {shown}: the output does not say {told!r}:\n{proc.stdout[-1500:]}")
+        for said in (told,) if isinstance(told, str) else told:
+            if said not in proc.stdout + proc.stderr:
+                problems.append(f"lapor {shown}: the output does not say {said!r}:\n{proc.stdout[-1500:]}")
         if args[0] == "generate-sample" and "{'" in proc.stdout:
             problems.append(f"lapor {shown}: a raw Python dict in the summary: {proc.stdout}")
     for args, told in WRONG:

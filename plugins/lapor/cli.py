@@ -182,15 +182,18 @@ def _print_input_warnings(settings: Settings, days: list[date]) -> None:
     try:
         with connect(warehouse_url(settings)) as conn:
             rows = conn.execute(
-                "select run_date, file, reason_code from quality.input_warnings where run_date = any(%s) "
+                "select run_date, file, reason_code, reason from quality.input_warnings where run_date = any(%s) "
                 "order by run_date, file", (days,)).fetchall()
     except Exception:  # the runs' own outcome is already printed; this is a summary
         return
     if not rows:
         return
     print(f"{len(rows)} warning(s) about the drop folder (quality.input_warnings, and the digest):")
-    for day, file, code in rows[:20]:
-        print(f"  {day} {file}: {code}")
+    from lapor.sources.folder import shown_name
+
+    for day, file, code, reason in rows[:20]:
+        said = shown_name(" ".join(reason.split()))  # one line, nothing a terminal would act on
+        print(f"  {day} {shown_name(file)}: {code}: {said[:157] + '…' if len(said) > 160 else said}")
     if len(rows) > 20:
         print(f"  … and {len(rows) - 20} more")
 
