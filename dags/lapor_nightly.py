@@ -30,7 +30,6 @@ imported inside the tasks so that parsing this file stays cheap.
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 # Only what defining the DAG needs, and nothing Airflow has not imported already: the DAG

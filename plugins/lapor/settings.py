@@ -192,9 +192,9 @@ def _smtp_url(name: str) -> str | None:
 
 DEFAULT_COORDINATOR_EMAIL = "koordinator.lapor@diskominfo.jatim.example"
 DEFAULT_MAIL_FROM = "LAPOR! Jatim <noreply@lapor-jatim.example>"
-# A sender's display name: printable text without the characters that would need quoting in a
-# From header (an address list's separators, angle brackets, quotes).
-_DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029<>\"@,;:\\()\[\]]*")
+# What a sender's display name may not hold besides control characters: the characters that
+# would need quoting in a From header (an address list's separators, angle brackets, quotes).
+_NEEDS_QUOTING = re.compile(r"[<>\"@,;:\\()\[\]]")
 
 
 def _echo(raw: str, limit: int = 80) -> str:
@@ -224,13 +224,14 @@ def operators_email() -> str:
 
 def _sender(name: str, default: str) -> str:
     """The From of the mails: `address` or `Display Name <address>`, on one line."""
-    from lapor.registry import is_plain_address
+    from lapor.registry import CONTROL, is_plain_address
 
     raw = os.environ.get(name) or ""
     value = raw.strip() or default
     match = re.fullmatch(r"(?:(.*?)\s*<([^<>]*)>|([^<>]*))", value)
     display, address = (match.group(1) or "", match.group(2) or match.group(3) or "") if match else ("", "")
-    if not is_plain_address(address) or not _DISPLAY_NAME.fullmatch(display) or len(value) > 254:
+    if (not is_plain_address(address) or CONTROL.search(display) or _NEEDS_QUOTING.search(display)
+            or len(value) > 254):
         raise SettingError(f"{name}={_echo(raw)}: expected an e-mail address, alone or as "
                            "'Display Name <name@domain.example>', on one line (no quotes, commas, "
                            "angle brackets or @ in the name)")
@@ -390,7 +391,6 @@ class Settings:
     stale_export_working_days: int = field(default_factory=lambda: _default("stale_export_working_days", int))
     bi_statement_timeout: str = "60s"
     sources_pool_slots: int = DEFAULT_POOL_SLOTS
-    operators_email: str = DEFAULT_COORDINATOR_EMAIL   # the failure notice's recipient
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -402,13 +402,13 @@ class Settings:
         if warehouse:
             parse_warehouse_url(warehouse)
         file_limits()  # read again where a file is read (lapor.readers.limits); checked here, at start, too
+        operators_email()  # read again by the failure notice (the DAG); checked here, at start, too
         return cls(
             home=home,
             warehouse_url=warehouse,
             exports_dir=Path(exports).expanduser().resolve() if exports else home / "exports",
             smtp_url=_smtp_url("LAPOR_SMTP_URL"),
             coordinator_email=_address("LAPOR_COORDINATOR_EMAIL", DEFAULT_COORDINATOR_EMAIL),
-            operators_email=operators_email(),
             mail_from=mail_from(),
             registry_path=_existing_file("LAPOR_REGISTRY", DEFAULT_REGISTRY),
             followup_from=_month("LAPOR_FOLLOWUP_FROM", _default("followup_from", str)),
